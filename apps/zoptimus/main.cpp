@@ -1,0 +1,119 @@
+// zoptimus: command-line entry point. Parses the subcommand, runs it, and turns every error
+// into one message and a non-zero exit on every rank (DESIGN.md §9).
+#include <mpi.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.hpp"
+#include "core/build_info.hpp"
+#include "core/log.hpp"
+#include "core/runtime.hpp"
+#include "parallel/collective_guard.hpp"
+
+namespace {
+
+using zoptimus::app::DeckArgs;
+
+void add_deck_args(CLI::App* cmd, DeckArgs& args) {
+  cmd->add_option("deck", args.deck, "input deck (TOML), e.g. inputs/demo.toml")
+      ->required()
+      ->type_name("DECK.toml");
+  cmd->add_option("overrides", args.overrides,
+                  "key=value overrides with dotted keys, e.g. optim.lr=1e-6 parallel.dp=2")
+      ->type_name("KEY=VALUE");
+}
+
+int dispatch(int argc, char** argv) {
+  CLI::App app{
+      "zoptimus: zeroth-order fine-tuning of transformers on 2D (Optimus) and 1D "
+      "(Megatron) MPI meshes",
+      "zoptimus"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(zoptimus::build_info::kVersion) + " (git " +
+                                        zoptimus::build_info::kGitHash + ")");
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "print debug messages (rank 0)");
+  bool list_keys = false;
+  app.add_flag("--list-keys", list_keys, "print every input-deck key with its expected value");
+
+  DeckArgs train_args, eval_args, bench_args;
+  auto* train = app.add_subcommand("train", "fine-tune a model with a zeroth-order optimizer");
+  add_deck_args(train, train_args);
+  auto* eval = app.add_subcommand("eval", "evaluate loss (and accuracy) on a dataset");
+  add_deck_args(eval, eval_args);
+
+  std::string bench_what;
+  auto* bench = app.add_subcommand("bench", "benchmarks: forward, zo, gemm, mesh");
+  bench->add_option("what", bench_what, "what to benchmark")
+      ->required()
+      ->check(CLI::IsMember({"forward", "zo", "gemm", "mesh"}));
+  add_deck_args(bench, bench_args);
+
+  std::vector<std::string> data_args;
+  auto* data = app.add_subcommand("data", "build an HDF5 token dataset from text files");
+  data->add_option("args", data_args, "input files and options")->type_name("ARGS");
+  data->allow_extras();
+
+  std::string ckpt_action;
+  std::vector<std::string> ckpt_args;
+  auto* ckpt = app.add_subcommand("ckpt", "inspect or replay checkpoints: info, replay");
+  ckpt->add_option("action", ckpt_action, "info or replay")
+      ->required()
+      ->check(CLI::IsMember({"info", "replay"}));
+  ckpt->add_option("args", ckpt_args, "checkpoint file(s) and options")->type_name("ARGS");
+
+  // --list-keys needs no subcommand.
+  if (argc == 2 && std::string(argv[1]) == "--list-keys") {
+    zoptimus::log::info("input deck keys (section.key, expected value):\n{}",
+                        zoptimus::describe_deck_keys());
+    return 0;
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // Every rank parsed the same arguments; only rank 0 prints.
+    if (zoptimus::log::rank() == 0) return app.exit(e);
+    return e.get_exit_code();
+  }
+  zoptimus::log::set_verbose(verbose);
+
+  if (*train) return zoptimus::app::run_train(train_args);
+  if (*eval) return zoptimus::app::run_eval(eval_args);
+  if (*bench) return zoptimus::app::run_bench(bench_what, bench_args);
+  if (*data) return zoptimus::app::run_data(data_args);
+  if (*ckpt) return zoptimus::app::run_ckpt(ckpt_action, ckpt_args);
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  zoptimus::Runtime runtime(argc, argv);
+  int rc = 0;
+  try {
+    rc = dispatch(argc, argv);
+  } catch (const zoptimus::AgreedError& e) {
+    // Every rank holds the same message; print it once.
+    if (runtime.world_rank() == 0) {
+      if (e.all_ranks_failed())
+        std::fprintf(stderr, "zoptimus: error: %s\n", e.what());
+      else
+        std::fprintf(stderr, "zoptimus: error on rank %d (%d of %d ranks failed): %s\n",
+                     e.first_failing_rank(), e.failing_ranks(), runtime.world_size(), e.what());
+    }
+    rc = 1;
+  } catch (const std::exception& e) {
+    // Only this rank knows; the others may be inside a collective, so abort the job.
+    std::fprintf(stderr, "zoptimus: error on rank %d: %s\n", runtime.world_rank(), e.what());
+    std::fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+  return rc;
+}

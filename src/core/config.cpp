@@ -1,0 +1,209 @@
+// Input deck parsing: TOML text + key=value overrides -> Config, with one clear message per
+// problem (file, key, value found, value expected).
+#include "core/config.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "core/config_schema.hpp"
+#include "core/error.hpp"
+
+namespace zoptimus {
+namespace {
+
+using detail::deck_schema;
+using detail::deck_tables;
+using detail::FieldSpec;
+
+// Levenshtein distance, for "did you mean" hints on misspelt keys.
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string suggestion(const std::string& key, const std::vector<std::string>& known) {
+  std::string best;
+  std::size_t best_d = 4;  // only suggest close matches
+  for (const auto& k : known) {
+    std::size_t d = edit_distance(key, k);
+    if (d < best_d) best_d = d, best = k;
+  }
+  return best.empty() ? std::string() : fmt::format(" (did you mean '{}'?)", best);
+}
+
+std::vector<std::string> all_keys() {
+  std::vector<std::string> keys;
+  for (const auto& f : deck_schema()) keys.push_back(f.key);
+  return keys;
+}
+
+bool is_table_key(const std::string& key) {
+  const auto& t = deck_tables();
+  return std::find(t.begin(), t.end(), key) != t.end();
+}
+
+const FieldSpec* find_field(const std::string& key) {
+  for (const auto& f : deck_schema())
+    if (f.key == key) return &f;
+  return nullptr;
+}
+
+std::string describe_value(const toml::node& node) {
+  std::ostringstream os;
+  node.visit([&os](const auto& v) {
+    if constexpr (toml::is_string<decltype(v)>)
+      os << '"' << v.get() << '"';
+    else if constexpr (toml::is_table<decltype(v)>)
+      os << "a table";
+    else if constexpr (toml::is_array<decltype(v)>)
+      os << "an array";
+    else
+      os << v;
+  });
+  return os.str();
+}
+
+// Parses the right-hand side of an override as a TOML value; a bare word that is not valid
+// TOML (parallel.mode=2d) is taken as a string.
+toml::table parse_override_value(const std::string& value) {
+  try {
+    return toml::parse("v = " + value);
+  } catch (const toml::parse_error&) {
+    toml::table t;
+    t.insert("v", value);
+    return t;
+  }
+}
+
+void apply_override(toml::table& deck, const std::string& override_text) {
+  auto eq = override_text.find('=');
+  if (eq == std::string::npos || eq == 0)
+    fail("override '{}' is not of the form key=value (e.g. optim.lr=1e-6)", override_text);
+  std::string key = override_text.substr(0, eq);
+  std::string value = override_text.substr(eq + 1);
+  if (value.empty()) fail("override '{}' has an empty value for key '{}'", override_text, key);
+  if (!find_field(key)) {
+    fail("override '{}': unknown key '{}'{}", override_text, key, suggestion(key, all_keys()));
+  }
+  toml::table parsed = parse_override_value(value);
+  // Walk/create the section tables along the dotted path.
+  toml::table* table = &deck;
+  std::size_t start = 0;
+  for (std::size_t dot = key.find('.'); dot != std::string::npos; dot = key.find('.', start)) {
+    std::string part = key.substr(start, dot - start);
+    auto* node = table->get(part);
+    if (!node) {
+      table->insert(part, toml::table{});
+      node = table->get(part);
+    }
+    if (!node->is_table())
+      fail("override '{}': '{}' in the deck is not a table", override_text, key.substr(0, dot));
+    table = node->as_table();
+    start = dot + 1;
+  }
+  table->insert_or_assign(key.substr(start), *parsed.get("v"));
+}
+
+// Visits every leaf of the deck, checking tables and keys against the schema.
+void assign_table(Config& config, const toml::table& table, const std::string& prefix,
+                  const std::string& source, const std::set<std::string>& overridden) {
+  for (const auto& [k, node] : table) {
+    std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    std::string where = overridden.count(key) ? "override" : source;
+    if (node.is_table()) {
+      if (!is_table_key(key)) {
+        std::vector<std::string> tables = deck_tables();
+        fail(
+            "{}: unknown section [{}]{}; known sections: [model] [parallel] [optim] "
+            "[optim.anderson] [data] [run] [io]",
+            where, key, suggestion(key, tables));
+      }
+      assign_table(config, *node.as_table(), key, source, overridden);
+      continue;
+    }
+    if (prefix.empty())
+      fail("{}: key '{}' must be inside a section such as [model] or [optim]", where, key);
+    const FieldSpec* field = find_field(key);
+    if (!field) fail("{}: unknown key '{}'{}", where, key, suggestion(key, all_keys()));
+    if (!field->assign(config, node))
+      fail("{}: key '{}' = {} is invalid; expected {}", where, key, describe_value(node),
+           field->expected);
+  }
+}
+
+}  // namespace
+
+Config parse_config(const std::string& deck_text, const std::string& source_name,
+                    const std::vector<std::string>& overrides) {
+  toml::table deck;
+  try {
+    deck = toml::parse(deck_text, source_name);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    fail("{}:{}:{}: TOML syntax error: {}", source_name, where.line, where.column, e.description());
+  }
+  std::set<std::string> overridden;
+  for (const auto& o : overrides) {
+    apply_override(deck, o);
+    overridden.insert(o.substr(0, o.find('=')));
+  }
+  Config config;
+  assign_table(config, deck, "", source_name, overridden);
+  config.deck_text = deck_text;
+  config.overrides = overrides;
+  std::ostringstream effective;
+  effective << deck;
+  config.effective_toml = effective.str();
+  validate_config(config);
+  return config;
+}
+
+Config load_config(const std::string& deck_path, const std::vector<std::string>& overrides) {
+  std::ifstream in(deck_path, std::ios::binary);
+  if (!in) fail("cannot open input deck '{}': no such file or not readable", deck_path);
+  std::stringstream text;
+  text << in.rdbuf();
+  Config config = parse_config(text.str(), deck_path, overrides);
+  config.deck_path = deck_path;
+  return config;
+}
+
+void validate_config(const Config& c) {
+  const auto& m = c.model;
+  if (m.hidden % m.heads != 0)
+    fail("model.hidden = {} is not divisible by model.heads = {}", m.hidden, m.heads);
+  if (c.data.seq_len > m.max_positions)
+    fail("data.seq_len = {} is longer than model.max_positions = {}", c.data.seq_len,
+         m.max_positions);
+  if (c.optim.method == "lezo" && c.optim.active_layers >= 1.0 && c.optim.active_layers > m.layers)
+    fail("optim.active_layers = {} exceeds model.layers = {}", c.optim.active_layers, m.layers);
+  if (c.optim.method == "lezo" && c.optim.active_layers >= 1.0 &&
+      c.optim.active_layers != static_cast<int>(c.optim.active_layers))
+    fail("optim.active_layers = {} must be a whole number of layers (>= 1) or a fraction (< 1)",
+         c.optim.active_layers);
+  if (c.parallel.mode == "2d" && c.parallel.t != 0)
+    fail("parallel.t = {} is set but parallel.mode = \"2d\"; use parallel.q for the 2D mesh side",
+         c.parallel.t);
+  if (c.parallel.mode == "1d" && c.parallel.q != 0)
+    fail("parallel.q = {} is set but parallel.mode = \"1d\"; use parallel.t for the 1D width",
+         c.parallel.q);
+}
+
+std::string describe_deck_keys() {
+  std::string out;
+  for (const auto& f : deck_schema()) out += fmt::format("  {:<32} {}\n", f.key, f.expected);
+  return out;
+}
+
+}  // namespace zoptimus

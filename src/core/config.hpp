@@ -1,0 +1,110 @@
+// Run configuration: the sections of an input deck ([model] [parallel] [optim] [data] [run]
+// [io]) as plain structs, with the defaults a new user gets when a key is left out.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace zoptimus {
+
+struct ModelConfig {
+  std::string name = "custom";
+  int vocab = 512;  // padded up to a multiple of the mesh side when partitioned
+  int hidden = 64;
+  int heads = 4;
+  int layers = 2;
+  int ffn = 256;
+  int max_positions = 128;          // learned positions; OPT stores max_positions + 2 rows
+  std::string activation = "relu";  // "relu" (OPT) or "gelu"
+  double init_std = 0.02;
+  double layernorm_eps = 1e-5;
+  std::int64_t seed = 1234;  // initialisation seed (function of global indices only)
+};
+
+struct ParallelConfig {
+  std::string mode = "2d";          // "2d" (Optimus, dp x q x q) or "1d" (Megatron, dp x t)
+  int q = 0;                        // 2D mesh side; 0 = derived from the rank count and dp
+  int t = 0;                        // 1D tensor-parallel width; 0 = derived
+  int dp = 1;                       // data-parallel replicas
+  std::string collectives = "mpi";  // "mpi" or "nccl" (CUDA builds)
+  std::string summa = "auto";       // "auto", "standard" or "weight_stationary"
+};
+
+struct AndersonConfig {
+  int m = 0;                    // history window; 0 = plain ZO-SGD
+  double beta = 1.0;            // mixing parameter
+  double lambda = 1e-8;         // Tikhonov regularisation, relative to ||dF^T dF||
+  std::string gram = "exact";   // "exact" (regenerated directions) or "diag" (z_i^T z_j ~ n d_ij)
+  double max_gamma_norm = 1e3;  // restart the history when ||gamma|| exceeds this
+};
+
+struct OptimConfig {
+  std::string method = "mezo";  // "mezo", "sparse_mezo" or "lezo"
+  double lr = 1e-4;
+  double eps = 1e-3;
+  double weight_decay = 0.0;
+  int n_perturb = 1;
+  std::string schedule = "constant";  // "constant", "linear" or "cosine"
+  int warmup_steps = 0;
+  double momentum = 0.0;
+  double sparsity = 0.8;       // Sparse-MeZO: fraction of entries left out
+  double active_layers = 0.5;  // LeZO: count if >= 1, fraction of layers if < 1
+  AndersonConfig anderson;
+};
+
+struct DataConfig {
+  std::string path;         // HDF5 token dataset; empty = batches generated from the seed
+  std::string task = "lm";  // "lm" or "classification"
+  int batch = 4;            // sequences per data-parallel replica per forward
+  int seq_len = 32;
+  std::int64_t seed = 7;
+};
+
+struct RunConfig {
+  int steps = 10;
+  int eval_every = 0;  // 0 = evaluate only at the end
+  int eval_batches = 4;
+  int log_every = 1;
+  std::int64_t seed = 42;  // step seeds are derived from this
+  int max_bad_steps = 10;  // stop after this many NaN/Inf steps
+};
+
+struct IoConfig {
+  std::string out_dir = "runs/default";
+  int checkpoint_every = 0;  // 0 = only at the end
+  int keep = 2;
+  std::string restart;  // "" (fresh), a checkpoint path, or "latest"
+  bool run_log = true;
+};
+
+struct Config {
+  ModelConfig model;
+  ParallelConfig parallel;
+  OptimConfig optim;
+  DataConfig data;
+  RunConfig run;
+  IoConfig io;
+
+  std::string deck_path;               // where the deck came from ("" for a string)
+  std::string deck_text;               // the deck exactly as read
+  std::vector<std::string> overrides;  // key=value overrides, in order
+  std::string effective_toml;          // the deck after overrides, as TOML
+};
+
+// Reads a deck file and applies key=value overrides (dotted keys, TOML values; bare words
+// are taken as strings). Throws zoptimus::Error naming the file/override, the key and
+// what was expected.
+Config load_config(const std::string& deck_path, const std::vector<std::string>& overrides);
+
+// Same, from deck text already in memory; source_name is used in messages.
+Config parse_config(const std::string& deck_text, const std::string& source_name,
+                    const std::vector<std::string>& overrides);
+
+// Checks relations between keys that do not depend on the rank count.
+void validate_config(const Config& config);
+
+// The list of every key a deck may hold, with the expected value; for `--help-deck`.
+std::string describe_deck_keys();
+
+}  // namespace zoptimus

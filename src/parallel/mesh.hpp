@@ -1,0 +1,72 @@
+// The process mesh (DESIGN.md §4): world = dp x q x q (2D, Optimus) or dp x t (1D, Megatron).
+#pragma once
+
+#include <string>
+
+#include "core/config.hpp"
+#include "parallel/communicator.hpp"
+
+namespace zoptimus {
+
+enum class MeshMode { TwoD, OneD };
+
+// The shape of the mesh, independent of MPI. A 1D mesh of width t is treated as a 1 x t
+// grid: one row, t columns, so that code written for rows/columns serves both modes.
+struct MeshShape {
+  MeshMode mode = MeshMode::TwoD;
+  int dp = 1;
+  int q = 1;  // 2D side (1 in 1D mode)
+  int t = 1;  // 1D width (1 in 2D mode)
+
+  int rows() const { return mode == MeshMode::TwoD ? q : 1; }
+  int cols() const { return mode == MeshMode::TwoD ? q : t; }
+  int model_size() const { return rows() * cols(); }
+  int world_size() const { return dp * model_size(); }
+  std::string describe() const;  // e.g. "2d dp=2 x 2x2 (8 ranks)"
+};
+
+// Derives q or t from the rank count when the deck leaves them at 0, and checks that
+// ranks = dp*q*q (2D) or dp*t (1D). Throws zoptimus::Error naming the numbers.
+MeshShape resolve_mesh_shape(const ParallelConfig& parallel, int world_size);
+
+// Checks that the model and batch partition on this mesh (heads, hidden, ffn, batch), before
+// anything is allocated. Throws zoptimus::Error naming the numbers.
+void validate_partition(const Config& config, const MeshShape& shape);
+
+// Coordinates of a world rank on the mesh: replica, then row-major inside the model group.
+struct MeshCoords {
+  int replica;
+  int model_rank;
+  int row;
+  int col;
+};
+MeshCoords mesh_coords(const MeshShape& shape, int world_rank);
+
+class Mesh {
+ public:
+  // Duplicates world and splits it into model, row, column and data-parallel communicators.
+  Mesh(MPI_Comm world, const MeshShape& shape);
+
+  const MeshShape& shape() const { return shape_; }
+  const MeshCoords& coords() const { return coords_; }
+  int world_rank() const { return world_rank_; }
+  int replica() const { return coords_.replica; }
+  int row() const { return coords_.row; }
+  int col() const { return coords_.col; }
+  int rows() const { return shape_.rows(); }
+  int cols() const { return shape_.cols(); }
+
+  MPI_Comm world() const { return world_; }
+  MPI_Comm model() const { return model_; }   // the q*q (or t) ranks of one replica
+  MPI_Comm row_comm() const { return row_; }  // same row, ranked by column
+  MPI_Comm col_comm() const { return col_; }  // same column, ranked by row
+  MPI_Comm dp_comm() const { return dp_; }    // same position in every replica
+
+ private:
+  MeshShape shape_;
+  int world_rank_ = 0;
+  MeshCoords coords_{};
+  Communicator world_, model_, row_, col_, dp_;
+};
+
+}  // namespace zoptimus
