@@ -1,0 +1,191 @@
+// Collectives: thin, counted wrappers over MPI collectives on the mesh communicators.
+#include "parallel/collectives.hpp"
+
+#include <climits>
+#include <cstring>
+#include <utility>
+
+#include "core/error.hpp"
+
+namespace zoptimus {
+namespace {
+
+// A tag of its own, so the swap cannot match other point-to-point traffic on the axis.
+constexpr int kTransposeTag = 7301;
+
+int checked_count(std::size_t count, const char* what) {
+  if (count > static_cast<std::size_t>(INT_MAX))
+    fail("{}: {} elements exceed the MPI count limit ({}); split the message", what, count,
+         INT_MAX);
+  return static_cast<int>(count);
+}
+
+void check_mpi(int rc, const char* what) {
+  if (rc != MPI_SUCCESS) {
+    char text[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, text, &len);
+    fail("{} failed: {}", what, std::string(text, len));
+  }
+}
+
+std::int64_t bytes_of(std::size_t count, std::size_t elem_bytes) {
+  return static_cast<std::int64_t>(count * elem_bytes);
+}
+
+}  // namespace
+
+Request::~Request() {
+  // A destructor must not throw: complete the request without the error check.
+  if (pending()) MPI_Wait(&request_, MPI_STATUS_IGNORE);
+}
+
+Request::Request(Request&& other) noexcept
+    : request_(std::exchange(other.request_, MPI_REQUEST_NULL)),
+      stats_(other.stats_),
+      axis_(other.axis_),
+      kind_(other.kind_) {}
+
+Request& Request::operator=(Request&& other) noexcept {
+  if (this != &other) {
+    if (pending()) MPI_Wait(&request_, MPI_STATUS_IGNORE);
+    request_ = std::exchange(other.request_, MPI_REQUEST_NULL);
+    stats_ = other.stats_;
+    axis_ = other.axis_;
+    kind_ = other.kind_;
+  }
+  return *this;
+}
+
+void Request::wait() {
+  if (!pending()) return;
+  const double t0 = MPI_Wtime();
+  check_mpi(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait");
+  if (stats_) stats_->add_seconds(axis_, kind_, MPI_Wtime() - t0);
+}
+
+MPI_Comm Collectives::comm(Axis axis) const {
+  switch (axis) {
+    case Axis::Row:
+      return mesh_.row_comm();
+    case Axis::Col:
+      return mesh_.col_comm();
+    case Axis::Model:
+      return mesh_.model();
+    case Axis::Dp:
+      return mesh_.dp_comm();
+  }
+  fail("internal error: unknown mesh axis {}", static_cast<int>(axis));
+}
+
+int Collectives::rank(Axis axis) const {
+  int r = 0;
+  MPI_Comm_rank(comm(axis), &r);
+  return r;
+}
+
+int Collectives::size(Axis axis) const {
+  int p = 1;
+  MPI_Comm_size(comm(axis), &p);
+  return p;
+}
+
+void Collectives::bcast(Axis axis, float* data, std::size_t count, int root) {
+  const int n = checked_count(count, "bcast");
+  const double t0 = MPI_Wtime();
+  check_mpi(MPI_Bcast(data, n, MPI_FLOAT, root, comm(axis)), "MPI_Bcast");
+  const double dt = MPI_Wtime() - t0;
+  const CommBytes b = logical_bytes(CommKind::Bcast, bytes_of(count, sizeof(float)), size(axis),
+                                    rank(axis) == root);
+  stats_.record(axis, CommKind::Bcast, b.sent, b.recv, dt);
+}
+
+Request Collectives::ibcast(Axis axis, float* data, std::size_t count, int root) {
+  const int n = checked_count(count, "ibcast");
+  MPI_Request request = MPI_REQUEST_NULL;
+  const double t0 = MPI_Wtime();
+  check_mpi(MPI_Ibcast(data, n, MPI_FLOAT, root, comm(axis), &request), "MPI_Ibcast");
+  const CommBytes b = logical_bytes(CommKind::Bcast, bytes_of(count, sizeof(float)), size(axis),
+                                    rank(axis) == root);
+  stats_.record(axis, CommKind::Bcast, b.sent, b.recv, MPI_Wtime() - t0);
+  return Request(request, &stats_, axis, CommKind::Bcast);
+}
+
+void Collectives::allreduce(Axis axis, void* data, std::size_t count, std::size_t elem_bytes,
+                            MPI_Datatype type, MPI_Op op) {
+  const int n = checked_count(count, "allreduce");
+  const double t0 = MPI_Wtime();
+  check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, n, type, op, comm(axis)), "MPI_Allreduce");
+  const double dt = MPI_Wtime() - t0;
+  const CommBytes b = logical_bytes(CommKind::Allreduce, bytes_of(count, elem_bytes), size(axis));
+  stats_.record(axis, CommKind::Allreduce, b.sent, b.recv, dt);
+}
+
+void Collectives::allreduce_sum(Axis axis, float* data, std::size_t count) {
+  allreduce(axis, data, count, sizeof(float), MPI_FLOAT, MPI_SUM);
+}
+
+void Collectives::allreduce_sum(Axis axis, double* data, std::size_t count) {
+  allreduce(axis, data, count, sizeof(double), MPI_DOUBLE, MPI_SUM);
+}
+
+void Collectives::allreduce_max(Axis axis, float* data, std::size_t count) {
+  allreduce(axis, data, count, sizeof(float), MPI_FLOAT, MPI_MAX);
+}
+
+void Collectives::reduce_sum(Axis axis, const float* send, float* recv, std::size_t count,
+                             int root) {
+  const int n = checked_count(count, "reduce");
+  const bool is_root = rank(axis) == root;
+  const void* src = (is_root && send == recv) ? MPI_IN_PLACE : static_cast<const void*>(send);
+  const double t0 = MPI_Wtime();
+  check_mpi(MPI_Reduce(src, recv, n, MPI_FLOAT, MPI_SUM, root, comm(axis)), "MPI_Reduce");
+  const double dt = MPI_Wtime() - t0;
+  const CommBytes b =
+      logical_bytes(CommKind::Reduce, bytes_of(count, sizeof(float)), size(axis), is_root);
+  stats_.record(axis, CommKind::Reduce, b.sent, b.recv, dt);
+}
+
+void Collectives::reduce_scatter_sum(Axis axis, const float* send, float* recv,
+                                     std::size_t recv_count_per_rank) {
+  const int n = checked_count(recv_count_per_rank, "reduce_scatter");
+  const int p = size(axis);
+  const double t0 = MPI_Wtime();
+  check_mpi(MPI_Reduce_scatter_block(send, recv, n, MPI_FLOAT, MPI_SUM, comm(axis)),
+            "MPI_Reduce_scatter_block");
+  const double dt = MPI_Wtime() - t0;
+  const CommBytes b =
+      logical_bytes(CommKind::ReduceScatter, bytes_of(recv_count_per_rank * p, sizeof(float)), p);
+  stats_.record(axis, CommKind::ReduceScatter, b.sent, b.recv, dt);
+}
+
+void Collectives::allgather(Axis axis, const float* send, float* recv, std::size_t send_count) {
+  const int n = checked_count(send_count, "allgather");
+  const int p = size(axis);
+  const double t0 = MPI_Wtime();
+  check_mpi(MPI_Allgather(send, n, MPI_FLOAT, recv, n, MPI_FLOAT, comm(axis)), "MPI_Allgather");
+  const double dt = MPI_Wtime() - t0;
+  const CommBytes b =
+      logical_bytes(CommKind::Allgather, bytes_of(send_count * p, sizeof(float)), p);
+  stats_.record(axis, CommKind::Allgather, b.sent, b.recv, dt);
+}
+
+void Collectives::transpose_exchange(Axis axis, const float* send, float* recv, std::size_t count,
+                                     int peer) {
+  const int n = checked_count(count, "transpose_exchange");
+  const bool self = peer == rank(axis);
+  const double t0 = MPI_Wtime();
+  if (self) {
+    if (send != recv && count > 0) std::memcpy(recv, send, count * sizeof(float));
+  } else {
+    check_mpi(MPI_Sendrecv(send, n, MPI_FLOAT, peer, kTransposeTag, recv, n, MPI_FLOAT, peer,
+                           kTransposeTag, comm(axis), MPI_STATUS_IGNORE),
+              "MPI_Sendrecv");
+  }
+  const double dt = MPI_Wtime() - t0;
+  const CommBytes b =
+      logical_bytes(CommKind::Transpose, bytes_of(count, sizeof(float)), size(axis), self);
+  stats_.record(axis, CommKind::Transpose, b.sent, b.recv, dt);
+}
+
+}  // namespace zoptimus
