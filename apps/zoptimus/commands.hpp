@@ -28,7 +28,7 @@ RunSetup setup_run(const DeckArgs& args, const std::string& command);
 
 int run_train(const DeckArgs& args);
 int run_eval(const DeckArgs& args);
-int run_bench(const std::string& what, const DeckArgs& args);
+int run_bench(const std::string& what, const DeckArgs& args, int reps);
 int run_data(const std::vector<std::string>& args);
 int run_ckpt(const std::string& action, const std::vector<std::string>& args);
 

@@ -52,6 +52,10 @@ int dispatch(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember({"forward", "zo", "gemm", "mesh"}));
   add_deck_args(bench, bench_args);
+  int bench_reps = 5;
+  bench->add_option("--reps", bench_reps, "timed repetitions")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
 
   std::vector<std::string> data_args;
   auto* data = app.add_subcommand("data", "build an HDF5 token dataset from text files");
@@ -84,7 +88,7 @@ int dispatch(int argc, char** argv) {
 
   if (*train) return zoptimus::app::run_train(train_args);
   if (*eval) return zoptimus::app::run_eval(eval_args);
-  if (*bench) return zoptimus::app::run_bench(bench_what, bench_args);
+  if (*bench) return zoptimus::app::run_bench(bench_what, bench_args, bench_reps);
   if (*data) return zoptimus::app::run_data(data_args);
   if (*ckpt) return zoptimus::app::run_ckpt(ckpt_action, ckpt_args);
   return 1;

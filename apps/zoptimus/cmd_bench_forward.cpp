@@ -1,0 +1,113 @@
+// `zoptimus bench forward DECK`: forward passes of the partitioned model. Reports tokens/s,
+// the GEMM rate inside the forward (SUMMA waits included) against a bare sgemm of the same
+// local shapes timed in the same run, memory and communication per rank per forward.
+#include <mpi.h>
+
+#include <vector>
+
+#include "commands.hpp"
+#include "core/log.hpp"
+#include "core/memory.hpp"
+#include "core/timer.hpp"
+#include "io/synthetic_data.hpp"
+#include "linalg/gemm.hpp"
+#include "train/model_session.hpp"
+
+namespace zoptimus::app {
+
+namespace {
+
+struct Shape {
+  int m, k, n;
+  bool bt;  // B transposed (LM head)
+};
+
+// GFLOP/s of cblas sgemm on the local shapes one forward executes on this rank.
+double bare_sgemm_gflops(const std::vector<Shape>& shapes, int reps) {
+  double flops = 0, seconds = 0;
+  for (const auto& s : shapes) {
+    Matrix a("a", s.m, s.k), b("b", s.bt ? s.n : s.k, s.bt ? s.k : s.n), c("c", s.m, s.n);
+    Kokkos::deep_copy(a, 0.5f);
+    Kokkos::deep_copy(b, 0.25f);
+    gemm(Trans::No, s.bt ? Trans::Yes : Trans::No, 1.0f, a, b, 0.0f, c);  // warm-up
+    Timer t;
+    for (int r = 0; r < reps; ++r)
+      gemm(Trans::No, s.bt ? Trans::Yes : Trans::No, 1.0f, a, b, 0.0f, c);
+    seconds += t.seconds();
+    flops += 2.0 * s.m * s.k * s.n * reps;
+  }
+  return flops / seconds / 1e9;
+}
+
+double max_over_ranks(double v) {
+  double out = 0;
+  MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  return out;
+}
+
+}  // namespace
+
+int bench_forward(const RunSetup& setup, int reps) {
+  const Config& cfg = setup.config;
+  ModelSession session(cfg, *setup.mesh);
+  Transformer& model = session.model();
+  StoredWeights weights(model.params());
+  Batch batch =
+      synthetic_batch(cfg.data, cfg.model.vocab, setup.mesh->replica(), setup.mesh->shape().dp, 0);
+  auto one_forward = [&] {
+    model.forward(batch, weights);
+    model.compute_logits(weights);
+  };
+  one_forward();  // warm-up: first touch of buffers and communicators
+  model.reset_times();
+  session.stats().reset();
+  MPI_Barrier(MPI_COMM_WORLD);
+  Timer timer;
+  for (int r = 0; r < reps; ++r) one_forward();
+  const double seconds = max_over_ranks(timer.seconds()) / reps;
+  const ForwardTimes& ft = model.times();
+  const double gemm_gflops = ft.gemm_flops / ft.gemm / 1e9;
+
+  // The same local GEMM shapes, bare.
+  const ModelDims& d = model.dims();
+  const int T = model.local_tokens();
+  const bool two_d = setup.mesh->shape().mode == MeshMode::TwoD;
+  const int c = setup.mesh->cols();
+  const int h_in = two_d ? d.hidden / c : d.hidden;
+  std::vector<Shape> shapes;
+  for (int l = 0; l < d.layers; ++l) {
+    shapes.push_back({T, h_in, 3 * d.hidden / c, false});
+    shapes.push_back({T, d.hidden / c, two_d ? d.hidden / c : d.hidden, false});
+    shapes.push_back({T, h_in, d.ffn / c, false});
+    shapes.push_back({T, d.ffn / c, two_d ? d.hidden / c : d.hidden, false});
+  }
+  shapes.push_back({T, h_in, static_cast<int>(model.logits().extent(1)), true});
+  const double bare = bare_sgemm_gflops(shapes, reps);
+  const double ratio = gemm_gflops / bare;
+
+  const double tokens =
+      static_cast<double>(cfg.data.batch) * cfg.data.seq_len * setup.mesh->shape().dp;
+  const double sent = max_over_ranks(static_cast<double>(session.stats().total_sent()) / reps);
+  const double recv = max_over_ranks(static_cast<double>(session.stats().total_recv()) / reps);
+  const double rss = max_over_ranks(static_cast<double>(peak_rss_bytes()));
+  const double act = max_over_ranks(static_cast<double>(model.activation_bytes()));
+  const double panels = max_over_ranks(static_cast<double>(model.comm_buffer_bytes()));
+  const double par = max_over_ranks(static_cast<double>(model.params().local_bytes()));
+  log::info("bench_forward mesh=\"{}\" tokens={:.0f} reps={}", setup.mesh->shape().describe(),
+            tokens, reps);
+  log::info("forward_ms={:.3f}", seconds * 1e3);
+  log::info("tokens_per_s={:.1f}", tokens / seconds);
+  log::info("gemm_gflops={:.3f}", gemm_gflops);
+  log::info("bare_sgemm_gflops={:.3f}", bare);
+  log::info("gemm_ratio={:.3f}", ratio);
+  log::info("gemm_fraction_of_forward={:.3f}", ft.gemm / reps / seconds);
+  log::info("activation_bytes_per_rank_max={:.0f}", act);
+  log::info("summa_panel_bytes_per_rank_max={:.0f}", panels);
+  log::info("param_bytes_per_rank_max={:.0f}", par);
+  log::info("peak_rss_bytes_per_rank_max={:.0f}", rss);
+  log::info("comm_bytes_sent_per_rank_per_forward_max={:.0f}", sent);
+  log::info("comm_bytes_recv_per_rank_per_forward_max={:.0f}", recv);
+  return 0;
+}
+
+}  // namespace zoptimus::app

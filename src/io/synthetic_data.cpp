@@ -1,0 +1,44 @@
+// Seeded synthetic batches (see synthetic_data.hpp).
+#include "io/synthetic_data.hpp"
+
+namespace zoptimus {
+
+namespace {
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+std::uint64_t hash3(std::uint64_t a, std::uint64_t b, std::uint64_t c) {
+  return splitmix64(a ^ splitmix64(b ^ splitmix64(c)));
+}
+}  // namespace
+
+Batch synthetic_batch(const DataConfig& data, int vocab, int replica, int dp, std::int64_t index) {
+  Batch b;
+  b.batch = data.batch;
+  b.seq = data.seq_len;
+  b.tokens.resize(static_cast<std::size_t>(b.batch) * b.seq);
+  b.targets.resize(b.tokens.size());
+  const std::uint64_t seed = static_cast<std::uint64_t>(data.seed);
+  const bool classify = data.task == "classification";
+  // Classification: two label words at the top of the vocabulary; the label is a property
+  // of the prompt's first token so that it is learnable.
+  if (classify) b.label_words = {vocab - 2, vocab - 1};
+  for (int s = 0; s < b.batch; ++s) {
+    const std::uint64_t g = static_cast<std::uint64_t>((index * dp + replica) * b.batch + s);
+    for (int p = 0; p < b.seq; ++p)
+      b.tokens[s * b.seq + p] =
+          static_cast<int>(hash3(seed, g, p) % (classify ? vocab - 2 : vocab));
+    for (int p = 0; p < b.seq; ++p)
+      b.targets[s * b.seq + p] = p + 1 < b.seq ? b.tokens[s * b.seq + p + 1] : -1;
+    if (classify) {
+      b.last_pos.push_back(b.seq - 1);
+      b.labels.push_back(b.tokens[s * b.seq] % 2);
+    }
+  }
+  return b;
+}
+
+}  // namespace zoptimus

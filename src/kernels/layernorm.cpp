@@ -1,0 +1,40 @@
+// LayerNorm kernels (see layernorm.hpp).
+#include "kernels/layernorm.hpp"
+
+#include "kernels/kokkos_math.hpp"
+
+namespace zoptimus {
+
+void layernorm_partial_stats(ConstMatrix x, LayerNormStats stats) {
+  const int cols = static_cast<int>(x.extent(1));
+  Kokkos::parallel_for(
+      "zoptimus::layernorm_partial_stats", Kokkos::RangePolicy<ExecSpace>(0, x.extent(0)),
+      KOKKOS_LAMBDA(const int t) {
+        double s = 0, s2 = 0;
+        for (int j = 0; j < cols; ++j) {
+          const double v = x(t, j);
+          s += v;
+          s2 += v * v;
+        }
+        stats(t, 0) = s;
+        stats(t, 1) = s2;
+      });
+}
+
+void layernorm_apply(ConstMatrix x, LayerNormStats stats, int hidden_global, ConstMatrix gamma,
+                     ConstMatrix beta, double eps, Matrix y) {
+  const int cols = static_cast<int>(x.extent(1));
+  const double inv_h = 1.0 / hidden_global;
+  Kokkos::parallel_for(
+      "zoptimus::layernorm_apply", Kokkos::RangePolicy<ExecSpace>(0, x.extent(0)),
+      KOKKOS_LAMBDA(const int t) {
+        const double mean = stats(t, 0) * inv_h;
+        double var = stats(t, 1) * inv_h - mean * mean;
+        var = var > 0 ? var : 0;
+        const float rstd = static_cast<float>(1.0 / kmath::sqrt(var + eps));
+        const float m = static_cast<float>(mean);
+        for (int j = 0; j < cols; ++j) y(t, j) = (x(t, j) - m) * rstd * gamma(0, j) + beta(0, j);
+      });
+}
+
+}  // namespace zoptimus

@@ -1,0 +1,97 @@
+// ParameterStore implementation.
+#include "model/parameter_store.hpp"
+
+#include <algorithm>
+
+#include "core/error.hpp"
+#include "kernels/philox_normal.hpp"
+
+namespace zoptimus {
+
+namespace {
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
+  return (a + b - 1) / b;
+}
+}  // namespace
+
+std::int64_t TensorInfo::local_rows() const {
+  return ceil_div(rows, row_split.parts);
+}
+std::int64_t TensorInfo::local_cols() const {
+  return ceil_div(cols, col_split.parts);
+}
+
+std::int64_t TensorInfo::valid_rows() const {
+  return std::clamp<std::int64_t>(rows - row_offset(), 0, local_rows());
+}
+std::int64_t TensorInfo::valid_cols() const {
+  return std::clamp<std::int64_t>(cols - col_offset(), 0, local_cols());
+}
+
+void ParameterStore::add(TensorInfo info) {
+  for (const auto& t : infos_)
+    if (t.name == info.name) fail("internal error: parameter '{}' added twice", info.name);
+  info.id = static_cast<int>(infos_.size());
+  data_.emplace_back(Matrix("zoptimus::param::" + info.name, info.local_rows(), info.local_cols()));
+  infos_.push_back(std::move(info));
+}
+
+const TensorInfo& ParameterStore::info(const std::string& name) const {
+  for (const auto& t : infos_)
+    if (t.name == name) return t;
+  fail("internal error: no parameter named '{}'", name);
+}
+
+Matrix ParameterStore::data(const std::string& name) const {
+  return data_.at(info(name).id);
+}
+
+void ParameterStore::initialize(std::uint64_t seed, float init_std) {
+  for (const auto& t : infos_) {
+    Matrix m = data_[t.id];
+    const std::int64_t r0 = t.row_offset(), c0 = t.col_offset(), gcols = t.cols;
+    const int vr = static_cast<int>(t.valid_rows()), vc = static_cast<int>(t.valid_cols());
+    const InitKind kind = t.init;
+    const std::uint64_t stream = static_cast<std::uint64_t>(t.id);
+    Kokkos::parallel_for(
+        "zoptimus::init_parameter",
+        Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {m.extent(0), m.extent(1)}),
+        KOKKOS_LAMBDA(const int i, const int j) {
+          float v = 0.0f;
+          if (i < vr && j < vc) {
+            if (kind == InitKind::Ones) v = 1.0f;
+            if (kind == InitKind::Normal) {
+              const std::uint64_t g = static_cast<std::uint64_t>(r0 + i) * gcols + (c0 + j);
+              v = init_std * philox_normal(seed, stream, g);
+            }
+          }
+          m(i, j) = v;
+        });
+  }
+  Kokkos::fence();
+}
+
+void ParameterStore::set_block_from_global(int id, const float* global) {
+  const TensorInfo& t = infos_.at(id);
+  auto host = Kokkos::create_mirror_view(data_[id]);
+  const std::int64_t vr = t.valid_rows(), vc = t.valid_cols();
+  for (std::int64_t i = 0; i < t.local_rows(); ++i)
+    for (std::int64_t j = 0; j < t.local_cols(); ++j)
+      host(i, j) =
+          (i < vr && j < vc) ? global[(t.row_offset() + i) * t.cols + t.col_offset() + j] : 0.0f;
+  Kokkos::deep_copy(data_[id], host);
+}
+
+std::int64_t ParameterStore::local_bytes() const {
+  std::int64_t bytes = 0;
+  for (const auto& m : data_) bytes += static_cast<std::int64_t>(m.size()) * sizeof(float);
+  return bytes;
+}
+
+std::int64_t ParameterStore::global_count() const {
+  std::int64_t n = 0;
+  for (const auto& t : infos_) n += t.global_size();
+  return n;
+}
+
+}  // namespace zoptimus

@@ -1,0 +1,39 @@
+// ModelSession: the objects one run needs to evaluate a partitioned model: communication
+// counters, counted collectives on the mesh, and the transformer with initialised weights.
+#pragma once
+
+#include <memory>
+
+#include "core/config.hpp"
+#include "model/transformer.hpp"
+#include "parallel/collectives.hpp"
+#include "parallel/comm_stats.hpp"
+
+namespace zoptimus {
+
+class ModelSession {
+ public:
+  // Builds the model for the deck's batch and sequence length and initialises it from
+  // model.seed (identical on every mesh).
+  ModelSession(const Config& config, const Mesh& mesh);
+
+  const Config& config() const { return config_; }
+  const Mesh& mesh() const { return mesh_; }
+  CommStats& stats() { return stats_; }
+  Collectives& comm() { return comm_; }
+  Transformer& model() { return *model_; }
+
+  // The loss the deck's task asks for (LM or classification) on one batch.
+  LossSums loss(const Batch& batch, WeightSource& weights);
+  // Mean loss over run.eval_batches held-out batches with the stored weights.
+  LossSums evaluate();
+
+ private:
+  const Config& config_;
+  const Mesh& mesh_;
+  CommStats stats_;
+  Collectives comm_;
+  std::unique_ptr<Transformer> model_;
+};
+
+}  // namespace zoptimus
