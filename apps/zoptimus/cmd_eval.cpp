@@ -14,6 +14,7 @@ int run_eval(const DeckArgs& args) {
         "data.path is set but token datasets are not in this build yet; evaluating on "
         "batches generated from data.seed");
   ModelSession session(setup.config, *setup.mesh);
+  log::info("data: {}", session.batches().describe());
   log::info("model: {} parameters, {:.2f} MiB on this rank",
             session.model().params().global_count(),
             session.model().params().local_bytes() / 1048576.0);

@@ -29,6 +29,13 @@ struct Builder {
   const MeshShape& shape;
   const MeshCoords& at;
 
+  // This rank writes its block when it is the first holder of it: replica 0, and index 0 on
+  // every mesh axis that neither of the tensor's axes is split over.
+  bool owns(Part row_part, Part col_part) const {
+    const bool uses_row = row_part == Part::ByRow || col_part == Part::ByRow;
+    const bool uses_col = row_part == Part::ByCol || col_part == Part::ByCol;
+    return at.replica == 0 && (uses_row || at.row == 0) && (uses_col || at.col == 0);
+  }
   AxisSplit split(Part p) const {
     if (p == Part::ByRow) return {shape.rows(), at.row};
     if (p == Part::ByCol) return {shape.cols(), at.col};
@@ -43,6 +50,7 @@ struct Builder {
     t.cols = cols;
     t.row_split = split(row_part);
     t.col_split = split(col_part);
+    t.owns_block = owns(row_part, col_part);
     store.add(t);
   }
   void vector(std::string name, int layer, std::int64_t n, Part part, InitKind init) {
@@ -52,6 +60,7 @@ struct Builder {
     t.cols = n;
     t.is_vector = true;
     t.col_split = split(part);
+    t.owns_block = owns(Part::Replicated, part);
     t.init = init;
     t.weight_decay = false;
     store.add(t);

@@ -30,6 +30,9 @@ struct TensorInfo {
   AxisSplit row_split, col_split;
   InitKind init = InitKind::Normal;
   bool weight_decay = true;  // false for biases and LayerNorm
+  // True on exactly one rank per distinct block of the whole world (replica 0, and row or
+  // column 0 along the mesh axes the tensor is replicated over): the rank that writes it.
+  bool owns_block = true;
 
   // Local block: allocated extent (padded) and the part of it inside the global tensor.
   std::int64_t local_rows() const;

@@ -1,14 +1,9 @@
 // ModelSession implementation.
 #include "train/model_session.hpp"
 
-#include "io/synthetic_data.hpp"
+#include "parallel/collective_guard.hpp"
 
 namespace zoptimus {
-
-namespace {
-// Held-out batches are drawn far from the training stream of the same seed.
-constexpr std::int64_t kEvalBatchOffset = std::int64_t{1} << 40;
-}  // namespace
 
 ModelSession::ModelSession(const Config& config, const Mesh& mesh)
     : config_(config), mesh_(mesh), comm_(mesh, stats_) {
@@ -17,6 +12,7 @@ ModelSession::ModelSession(const Config& config, const Mesh& mesh)
                                          parse_summa_choice(config.parallel.summa));
   model_->params().initialize(static_cast<std::uint64_t>(config.model.seed),
                               static_cast<float>(config.model.init_std));
+  batches_ = run_collectively(mesh.world(), [&] { return make_batch_source(config, mesh); });
 }
 
 LossSums ModelSession::loss(const Batch& batch, WeightSource& weights) {
@@ -28,9 +24,7 @@ LossSums ModelSession::evaluate() {
   StoredWeights weights(model_->params());
   LossSums total;
   for (int i = 0; i < config_.run.eval_batches; ++i) {
-    Batch b = synthetic_batch(config_.data, config_.model.vocab, mesh_.replica(), mesh_.shape().dp,
-                              kEvalBatchOffset + i);
-    LossSums l = loss(b, weights);
+    LossSums l = loss(batches_->eval_batch(i), weights);
     total.sum += l.sum;
     total.count += l.count;
     total.correct += l.correct;

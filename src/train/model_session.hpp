@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "core/config.hpp"
+#include "io/batch_source.hpp"
 #include "model/transformer.hpp"
 #include "parallel/collectives.hpp"
 #include "parallel/comm_stats.hpp"
@@ -22,6 +23,7 @@ class ModelSession {
   CommStats& stats() { return stats_; }
   Collectives& comm() { return comm_; }
   Transformer& model() { return *model_; }
+  BatchSource& batches() { return *batches_; }
 
   // The loss the deck's task asks for (LM or classification) on one batch.
   LossSums loss(const Batch& batch, WeightSource& weights);
@@ -34,6 +36,7 @@ class ModelSession {
   CommStats stats_;
   Collectives comm_;
   std::unique_ptr<Transformer> model_;
+  std::unique_ptr<BatchSource> batches_;
 };
 
 }  // namespace zoptimus

@@ -1,0 +1,45 @@
+// Batch sources: synthetic (seeded) batches; datasets are added in token_dataset.cpp.
+#include "io/batch_source.hpp"
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "io/synthetic_data.hpp"
+
+namespace zoptimus {
+
+namespace {
+
+// Held-out batches are drawn far from the training stream of the same seed.
+constexpr std::int64_t kEvalBatchOffset = std::int64_t{1} << 40;
+
+class SyntheticBatches : public BatchSource {
+ public:
+  SyntheticBatches(const Config& config, const Mesh& mesh)
+      : data_(config.data),
+        vocab_(config.model.vocab),
+        replica_(mesh.replica()),
+        dp_(mesh.shape().dp) {}
+  Batch train_batch(std::int64_t index) override {
+    return synthetic_batch(data_, vocab_, replica_, dp_, index);
+  }
+  Batch eval_batch(std::int64_t index) override {
+    return synthetic_batch(data_, vocab_, replica_, dp_, kEvalBatchOffset + index);
+  }
+  std::string describe() const override {
+    return fmt::format("synthetic {} batches (seed {})", data_.task, data_.seed);
+  }
+
+ private:
+  DataConfig data_;
+  int vocab_, replica_, dp_;
+};
+
+}  // namespace
+
+std::unique_ptr<BatchSource> make_batch_source(const Config& config, const Mesh& mesh) {
+  if (config.data.path.empty()) return std::make_unique<SyntheticBatches>(config, mesh);
+  fail("data.path = \"{}\": token datasets are not in this build yet", config.data.path);
+}
+
+}  // namespace zoptimus
