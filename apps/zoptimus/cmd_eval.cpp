@@ -9,10 +9,6 @@ namespace zoptimus::app {
 
 int run_eval(const DeckArgs& args) {
   RunSetup setup = setup_run(args, "eval");
-  if (!setup.config.data.path.empty())
-    log::warn(
-        "data.path is set but token datasets are not in this build yet; evaluating on "
-        "batches generated from data.seed");
   ModelSession session(setup.config, *setup.mesh);
   log::info("data: {}", session.batches().describe());
   log::info("model: {} parameters, {:.2f} MiB on this rank",
