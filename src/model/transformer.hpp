@@ -35,28 +35,40 @@ struct ForwardTimes {
 
 class Transformer {
  public:
-  // Allocates parameters and all activation buffers for micro-batches of `batch` sequences
-  // (per replica) of length `seq`.
+  // Allocates parameters and the activation buffers of one stream for micro-batches of
+  // `batch` sequences (per replica) of length `seq`; a second stream's buffers are
+  // allocated on the first two-stream forward.
   Transformer(const ModelDims& dims, const Mesh& mesh, Collectives& comm, int batch, int seq,
               SummaChoice summa = SummaChoice::Auto);
 
   ParameterStore& params() { return params_; }
   const ParameterStore& params() const { return params_; }
   const ModelDims& dims() const { return dims_; }
+  const Mesh& mesh() const { return mesh_; }
 
-  // Runs the decoder on the replica's batch; leaves the final hidden states (after the final
-  // LayerNorm) in hidden(): [local tokens, local hidden].
-  void forward(const Batch& batch, WeightSource& weights);
-  ConstMatrix hidden() const { return final_; }
+  // Runs the decoder on one batch per stream (batches.size() == weights.streams()); the
+  // streams pass through each layer together, so each weight block is fetched once for all
+  // of them. Leaves the final hidden states (after the final LayerNorm) in hidden(stream).
+  void forward(const std::vector<const Batch*>& batches, WeightSource& weights);
+  void forward(const Batch& batch, WeightSource& weights) { forward({&batch}, weights); }
+  ConstMatrix hidden(int stream = 0) const { return act_[stream].final_; }
 
-  // Tied LM head into logits(): [local tokens, local padded vocab].
+  // Tied LM head into logits(stream): [local tokens, local padded vocab].
   void compute_logits(WeightSource& weights);
-  ConstMatrix logits() const { return logits_; }
+  ConstMatrix logits(int stream = 0) const { return act_[stream].logits; }
 
-  // Mean next-token cross-entropy over the targets (reduced over the mesh and replicas).
-  LossSums lm_loss(const Batch& batch, WeightSource& weights);
-  // CE over the label-word logits at each sequence's last position, and accuracy.
-  LossSums classification_loss(const Batch& batch, WeightSource& weights);
+  // Forward + loss per stream, reduced over the mesh and the data-parallel replicas.
+  // LM: mean next-token cross-entropy. Classification: CE over the label-word logits at each
+  // sequence's last position, with accuracy.
+  std::vector<LossSums> lm_loss(const std::vector<const Batch*>& batches, WeightSource& weights);
+  std::vector<LossSums> classification_loss(const std::vector<const Batch*>& batches,
+                                            WeightSource& weights);
+  LossSums lm_loss(const Batch& batch, WeightSource& weights) {
+    return lm_loss(std::vector<const Batch*>{&batch}, weights)[0];
+  }
+  LossSums classification_loss(const Batch& batch, WeightSource& weights) {
+    return classification_loss(std::vector<const Batch*>{&batch}, weights)[0];
+  }
 
   // Which global rows/columns this rank's activations and logits cover.
   int local_tokens() const { return local_tokens_; }
@@ -66,23 +78,35 @@ class Transformer {
   int vocab_offset() const;
   int valid_vocab() const;  // logits columns that are not padding
 
-  // Activation buffers of the forward pass (they shrink as 1/q^2 in 2D, except the
-  // [b*s, h/q] embedding partial), and the SUMMA communication panels (double-buffered
-  // blocks of activations and weights in flight), reported separately.
+  // Activation buffers of the forward pass, for the streams allocated so far (they shrink as
+  // 1/q^2 in 2D, except the [b*s, h/q] embedding partial), and the SUMMA communication
+  // panels (double-buffered blocks of activations and weights in flight), reported apart.
   std::int64_t activation_bytes() const;
   std::int64_t comm_buffer_bytes() const { return static_cast<std::int64_t>(summa_ws_.bytes()); }
   const ForwardTimes& times() const { return times_; }
   void reset_times() { times_ = ForwardTimes{}; }
 
  private:
+  // The activations of one stream, allocated once.
+  struct StreamBuffers {
+    Matrix x, h, qkv, attn, tmp, ffn, final_, logits;
+    TokenVector targets;
+    TokenValues ce_max, ce_sum, ce_target;
+    bool allocated() const { return x.size() > 0; }
+    std::int64_t bytes() const;
+  };
+  void allocate_stream(int s);
   bool two_d() const { return mesh_.shape().mode == MeshMode::TwoD; }
-  void embed(const Batch& batch, WeightSource& w);
-  void layernorm(ConstMatrix x, int gamma_id, int beta_id, WeightSource& w, Matrix y);
-  // y = x W (+ b). In 1D, row_parallel selects the allreduce-after-GEMM form.
-  void linear(ConstMatrix x, int weight_id, int bias_id, WeightSource& w, Matrix y,
-              bool row_parallel, bool activation);
+  void embed(const Batch& batch, ConstMatrix table, StreamBuffers& a);
+  void layernorm(ConstMatrix x, ConstMatrix gamma, ConstMatrix beta, Matrix y);
+  // y = x W. In 1D, row_parallel selects the allreduce-after-GEMM form.
+  void matmul(ConstMatrix x, ConstMatrix w, Matrix y, bool row_parallel);
+  // All streams through one linear layer: y_s = act?(x_s W_s + b_s).
+  void linear(int stream_count, Matrix StreamBuffers::*in, Matrix StreamBuffers::*out,
+              int weight_id, int bias_id, WeightSource& w, bool row_parallel, bool activation);
+  void all_layernorm(int stream_count, Matrix StreamBuffers::*in, Matrix StreamBuffers::*out,
+                     int gamma_id, int beta_id, WeightSource& w);
   LossSums reduce_loss(double sum, double count, double correct);
-  int id(int layer, const char* name) const;
   // The embedding rows (vocabulary) this rank holds.
   int embed_vocab_offset() const;
   int embed_valid_vocab() const;
@@ -92,15 +116,16 @@ class Transformer {
   Collectives& comm_;
   int batch_, seq_;
   int local_batch_, local_tokens_, token_offset_;
+  int streams_in_last_forward_ = 0;
   SummaChoice summa_choice_;
   ParameterStore params_;
   std::vector<int> layer_ids_;  // [layer * 12 + k]: ids of the 12 tensors of a layer
+  int embed_id_ = 0, positions_id_ = 0, final_ln_w_ = 0, final_ln_b_ = 0;
 
-  // Activations, allocated once.
-  Matrix x_, h_, qkv_, attn_, tmp_, ffn_, final_, logits_, embed_partial_;
+  StreamBuffers act_[kMaxStreams];
+  Matrix embed_partial_;  // shared by the streams (used one at a time)
   LayerNormStats ln_stats_;
-  TokenVector tokens_, targets_;
-  TokenValues ce_max_, ce_sum_, ce_target_;
+  TokenVector tokens_;
   SummaWorkspace summa_ws_;
   ForwardTimes times_;
 };

@@ -1,25 +1,36 @@
-// WeightSource: where the forward pass gets each local weight block. Plain inference reads
-// the stored parameters; the ZO optimizers hand out perturbed blocks (W ± eps z) built in
-// scratch buffers. The model does not know which one it is using.
+// WeightSource: where the forward pass gets each local weight block, per stream. Plain
+// inference reads the stored parameters (one stream); the ZO optimizers run two streams
+// (+ and -) and hand out W + eps z and W - eps z, built together in scratch buffers from one
+// generation of z. The model does not know which method is running.
 #pragma once
+
+#include <array>
 
 #include "core/types.hpp"
 #include "model/parameter_store.hpp"
 
 namespace zoptimus {
 
+inline constexpr int kMaxStreams = 2;
+using BlockPair = std::array<ConstMatrix, kMaxStreams>;
+
 class WeightSource {
  public:
   virtual ~WeightSource() = default;
-  // The local block of tensor `id`. Sources that build blocks in scratch buffers must keep
-  // the two most recent blocks valid (a weight and its bias, a gamma and its beta).
-  virtual ConstMatrix block(int id) = 0;
+  // How many forward streams this source serves (1 for plain weights, 2 for ZO).
+  virtual int streams() const = 0;
+  // The local blocks of tensor `id` for every stream. Sources that build blocks in scratch
+  // buffers keep the two most recent pairs valid (a weight and its bias, a gamma and its beta).
+  virtual BlockPair blocks(int id) = 0;
+  // Called once before each forward over all streams; sources may reset per-pass state.
+  virtual void begin_pass() {}
 };
 
 class StoredWeights : public WeightSource {
  public:
   explicit StoredWeights(const ParameterStore& params) : params_(params) {}
-  ConstMatrix block(int id) override { return params_.data(id); }
+  int streams() const override { return 1; }
+  BlockPair blocks(int id) override { return {params_.data(id), params_.data(id)}; }
 
  private:
   const ParameterStore& params_;
