@@ -1,16 +1,33 @@
-// `zoptimus train DECK`: zeroth-order fine-tuning (the optimizers are being built).
-#include <mpi.h>
-
+// `zoptimus train DECK`: zeroth-order fine-tuning. The last line is machine-readable:
+// `train: steps=<n> loss=<first>-><last> eval_loss=<float> time_s=<float>`.
 #include "commands.hpp"
-#include "parallel/collective_guard.hpp"
+#include "core/log.hpp"
+#include "train/trainer.hpp"
 
 namespace zoptimus::app {
 
 int run_train(const DeckArgs& args) {
   RunSetup setup = setup_run(args, "train");
-  fail_on_all_ranks(MPI_COMM_WORLD,
-                    "zoptimus train: the zeroth-order optimizers are not in this build yet "
-                    "(deck and mesh are valid)");
+  const Config& cfg = setup.config;
+  ModelSession session(cfg, *setup.mesh);
+  log::info("data: {}", session.batches().describe());
+  log::info(
+      "model: {} parameters, {:.2f} MiB on this rank; optimizer {} (lr {}, eps {}, "
+      "n_perturb {})",
+      session.model().params().global_count(), session.model().params().local_bytes() / 1048576.0,
+      cfg.optim.method, cfg.optim.lr, cfg.optim.eps, cfg.optim.n_perturb);
+  Trainer trainer(cfg, session);
+  const TrainSummary s = trainer.run();
+  if (s.skipped > 0) log::info("{} of {} steps skipped (non-finite loss)", s.skipped, s.steps);
+  if (cfg.data.task == "classification")
+    log::info(
+        "train: steps={} loss={:.6f}->{:.6f} eval_loss={:.6f} eval_accuracy={:.4f} "
+        "time_s={:.3f}",
+        s.steps, s.first_loss, s.last_loss, s.eval_loss, s.eval_accuracy, s.seconds);
+  else
+    log::info("train: steps={} loss={:.6f}->{:.6f} eval_loss={:.6f} time_s={:.3f}", s.steps,
+              s.first_loss, s.last_loss, s.eval_loss, s.seconds);
+  return 0;
 }
 
 }  // namespace zoptimus::app

@@ -26,11 +26,24 @@ Batch synthetic_batch(const DataConfig& data, int vocab, int replica, int dp, st
   // Classification: two label words at the top of the vocabulary; the label is a property
   // of the prompt's first token so that it is learnable.
   if (classify) b.label_words = {vocab - 2, vocab - 1};
+  const int v = classify ? vocab - 2 : vocab;
   for (int s = 0; s < b.batch; ++s) {
     const std::uint64_t g = static_cast<std::uint64_t>((index * dp + replica) * b.batch + s);
-    for (int p = 0; p < b.seq; ++p)
-      b.tokens[s * b.seq + p] =
-          static_cast<int>(hash3(seed, g, p) % (classify ? vocab - 2 : vocab));
+    // A learnable toy language: skewed unigrams (small ids are frequent), and half of the
+    // time the next token follows a fixed bigram rule from the previous one.
+    int prev = 0;
+    for (int p = 0; p < b.seq; ++p) {
+      const std::uint64_t h = hash3(seed, g, p);
+      int tok;
+      if (p > 0 && (h & 1)) {
+        tok = (prev * 7 + 3) % v;
+      } else {
+        const double u = static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0);
+        tok = static_cast<int>(v * u * u * u);
+      }
+      b.tokens[s * b.seq + p] = tok;
+      prev = tok;
+    }
     for (int p = 0; p < b.seq; ++p)
       b.targets[s * b.seq + p] = p + 1 < b.seq ? b.tokens[s * b.seq + p + 1] : -1;
     if (classify) {

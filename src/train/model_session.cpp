@@ -20,6 +20,12 @@ LossSums ModelSession::loss(const Batch& batch, WeightSource& weights) {
   return model_->lm_loss(batch, weights);
 }
 
+std::vector<LossSums> ModelSession::losses(const std::vector<const Batch*>& batches,
+                                           WeightSource& weights) {
+  if (config_.data.task == "classification") return model_->classification_loss(batches, weights);
+  return model_->lm_loss(batches, weights);
+}
+
 LossSums ModelSession::evaluate() {
   StoredWeights weights(model_->params());
   LossSums total;

@@ -27,6 +27,8 @@ class ModelSession {
 
   // The loss the deck's task asks for (LM or classification) on one batch.
   LossSums loss(const Batch& batch, WeightSource& weights);
+  // One loss per stream of `weights` (the ZO step's + and - streams on the same batch).
+  std::vector<LossSums> losses(const std::vector<const Batch*>& batches, WeightSource& weights);
   // Mean loss over run.eval_batches held-out batches with the stored weights.
   LossSums evaluate();
 

@@ -1,0 +1,74 @@
+// One ZO step (see zo_optimizer.hpp).
+#include "optim/zo_optimizer.hpp"
+
+#include <cmath>
+
+#include "optim/lr_schedule.hpp"
+#include "optim/sparse_threshold.hpp"
+#include "optim/step_seeds.hpp"
+
+namespace zoptimus {
+
+double ZoStepResult::loss() const {
+  double s = 0;
+  for (std::size_t p = 0; p < loss_plus.size(); ++p) s += 0.5 * (loss_plus[p] + loss_minus[p]);
+  return loss_plus.empty() ? 0.0 : s / loss_plus.size();
+}
+
+ZoOptimizer::ZoOptimizer(const Config& config, ModelSession& session)
+    : config_(config), session_(session) {
+  const OptimConfig& o = config.optim;
+  std::vector<float> thresholds;
+  if (o.method == "sparse_mezo")
+    thresholds = sparse_thresholds(session.model().params(), o.sparsity, session.mesh().world());
+  weights_ = std::make_unique<ZoWeights>(session.model().params(), o.eps, o.weight_decay,
+                                         o.momentum, std::move(thresholds));
+}
+
+std::vector<char> ZoOptimizer::active_tensors(const std::vector<int>& layers) const {
+  const auto& tensors = session_.model().params().tensors();
+  std::vector<char> active(tensors.size(), 0);
+  std::vector<char> layer_on(config_.model.layers, 0);
+  for (int l : layers) layer_on[l] = 1;
+  // Embeddings and the final norm (and with them the tied head) are always perturbed.
+  for (const auto& t : tensors) active[t.id] = t.layer < 0 || layer_on[t.layer];
+  return active;
+}
+
+ZoStepResult ZoOptimizer::step(std::int64_t t) {
+  const OptimConfig& o = config_.optim;
+  ZoStepResult r;
+  r.step = t;
+  r.lr = scheduled_lr(o.schedule, o.lr, o.warmup_steps, config_.run.steps, t);
+  std::vector<char> active;
+  if (o.method == "lezo") {
+    const std::uint64_t s = perturbation_seed(static_cast<std::uint64_t>(config_.run.seed), t, -1);
+    r.active_layers = choose_active_layers(
+        s, config_.model.layers, active_layer_count(o.active_layers, config_.model.layers));
+    active = active_tensors(r.active_layers);
+  }
+  const Batch batch = session_.batches().train_batch(t);
+  ZoUpdate update;
+  update.active = active;
+  update.lr = r.lr;
+  for (int p = 0; p < o.n_perturb; ++p) {
+    const std::uint64_t seed =
+        perturbation_seed(static_cast<std::uint64_t>(config_.run.seed), t, p);
+    weights_->set_perturbation(seed, active);
+    const std::vector<LossSums> l = session_.losses({&batch, &batch}, *weights_);
+    const double g = (l[0].mean() - l[1].mean()) / (2.0 * o.eps);
+    r.seeds.push_back(seed);
+    r.loss_plus.push_back(l[0].mean());
+    r.loss_minus.push_back(l[1].mean());
+    r.projected_grad.push_back(g);
+    r.tokens = l[0].count;
+    if (!std::isfinite(l[0].mean()) || !std::isfinite(l[1].mean())) r.skipped = true;
+    update.seeds.push_back(seed);
+    update.coeffs.push_back(g / o.n_perturb);
+  }
+  r.seed = r.seeds.front();
+  if (!r.skipped) weights_->defer_update(std::move(update));
+  return r;
+}
+
+}  // namespace zoptimus

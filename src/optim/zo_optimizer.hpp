@@ -1,0 +1,46 @@
+// ZoOptimizer: one zeroth-order step (MeZO / Sparse-MeZO / LeZO). For each of n
+// perturbations: a dual-stream forward gives l+ = L(theta + eps z) and l- = L(theta - eps z)
+// on the same micro-batch, g = (l+ - l-) / (2 eps); the update theta -= lr ((1/n) sum g z +
+// lambda theta) is deferred into the next step's generation pass (zo_weights.hpp).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "optim/zo_weights.hpp"
+#include "train/model_session.hpp"
+
+namespace zoptimus {
+
+struct ZoStepResult {
+  std::int64_t step = 0;
+  std::uint64_t seed = 0;            // seed of perturbation 0 (the others follow from it)
+  std::vector<std::uint64_t> seeds;  // every perturbation's seed
+  std::vector<double> loss_plus, loss_minus, projected_grad;
+  std::vector<int> active_layers;  // LeZO subset (empty: all layers)
+  double lr = 0;
+  double tokens = 0;     // target tokens (or sequences) seen, all replicas
+  bool skipped = false;  // a loss was NaN/Inf: no update
+  double loss() const;   // mean of (l+ + l-)/2 over perturbations
+};
+
+class ZoOptimizer {
+ public:
+  // Computes Sparse-MeZO thresholds once (collective) when optim.method = "sparse_mezo".
+  ZoOptimizer(const Config& config, ModelSession& session);
+
+  ZoStepResult step(std::int64_t t);
+  // Applies a pending update so that the stored parameters are current.
+  void flush() { weights_->flush(); }
+  ZoWeights& weights() { return *weights_; }
+
+ private:
+  std::vector<char> active_tensors(const std::vector<int>& layers) const;
+
+  const Config& config_;
+  ModelSession& session_;
+  std::unique_ptr<ZoWeights> weights_;
+};
+
+}  // namespace zoptimus

@@ -1,0 +1,48 @@
+// Trainer: the ZO fine-tuning loop: steps, progress lines (rank 0), periodic held-out
+// evaluation, NaN/Inf handling, and the in-memory trajectory (seeds, g, lr, layer subsets).
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "optim/zo_optimizer.hpp"
+#include "train/model_session.hpp"
+
+namespace zoptimus {
+
+struct EvalPoint {
+  std::int64_t step;
+  double loss, accuracy;
+};
+
+struct TrainSummary {
+  int steps = 0;
+  int skipped = 0;
+  double first_loss = 0, last_loss = 0;  // training loss (l+ + l-)/2 of the first/last step
+  double eval_loss = 0, eval_accuracy = 0;
+  double seconds = 0;
+  double forward_seconds = 0, generate_seconds = 0;
+};
+
+class Trainer {
+ public:
+  Trainer(const Config& config, ModelSession& session);
+
+  // Runs steps [first_step, run.steps). Calls on_step after every step (for run logs).
+  TrainSummary run(std::int64_t first_step = 0,
+                   const std::function<void(const ZoStepResult&)>& on_step = {});
+  const std::vector<ZoStepResult>& trajectory() const { return trajectory_; }
+  const std::vector<EvalPoint>& evals() const { return evals_; }
+  ZoOptimizer& optimizer() { return optimizer_; }
+
+ private:
+  EvalPoint evaluate(std::int64_t step);
+
+  const Config& config_;
+  ModelSession& session_;
+  ZoOptimizer optimizer_;
+  std::vector<ZoStepResult> trajectory_;
+  std::vector<EvalPoint> evals_;
+};
+
+}  // namespace zoptimus
