@@ -1,0 +1,29 @@
+// Trajectory replay (MeZO's "seeds + projected gradients" checkpoint): from the initial
+// weights and the logged steps (seeds, g, lr, LeZO subsets), re-apply every update with the
+// same kernel the training used, giving the trained weights bit for bit on the same mesh.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/config.hpp"
+#include "model/parameter_store.hpp"
+#include "parallel/mesh.hpp"
+
+namespace zoptimus {
+
+struct ReplayStep {
+  std::int64_t step = 0;
+  std::vector<std::uint64_t> seeds;
+  std::vector<double> projected_grad;
+  std::vector<int> active_layers;  // LeZO subset; empty = all
+  double lr = 0;
+  bool skipped = false;
+};
+
+// Applies the steps in order to `params` (which must hold the run's initial weights).
+// Sparse-MeZO thresholds are recomputed from those weights, exactly as the run did.
+void replay_trajectory(const Config& config, const Mesh& mesh, ParameterStore& params,
+                       const std::vector<ReplayStep>& steps);
+
+}  // namespace zoptimus

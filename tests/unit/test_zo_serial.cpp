@@ -1,0 +1,189 @@
+// ZO on one rank: every method learns, E[g z] is the gradient, Sparse/LeZO touch exactly what
+// they should, and replay rebuilds the weights bit for bit.
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <set>
+
+#include "kernels/philox_normal.hpp"
+#include "optim/replay.hpp"
+#include "optim/sparse_threshold.hpp"
+#include "support/zo_test_support.hpp"
+
+namespace zoptimus {
+namespace {
+
+using namespace zoptimus::testing;
+
+// 20 steps give the same l+, l- sequences on every mesh as on one rank. Meshes sum in
+// different orders, so l+- differ by float rounding (~1e-7); g = (l+ - l-)/(2 eps) amplifies
+// that by 1/(2 eps), and Sparse-MeZO's mask |theta| <= h is discontinuous, so an entry at the
+// threshold can flip between meshes. eps = 1e-2 and lr = 1e-3 keep the drift of theta far
+// below the spacing of entries around the threshold.
+// Each method lowers the training loss on the learnable synthetic stream.
+TEST(Zo, EveryMethodLearns) {
+  for (const std::string method : {"mezo", "sparse_mezo", "lezo"}) {
+    Config c = base_config(method);
+    c.run.steps = 100;
+    const std::vector<ZoStepResult> r = run_steps(c, MPI_COMM_SELF, MeshShape{});
+    double first = 0, last = 0;
+    for (int t = 0; t < 10; ++t)
+      first += r[t].loss() / 10, last += r[c.run.steps - 1 - t].loss() / 10;
+    std::printf("%s: mean training loss of the first 10 steps %.4f, of the last 10 %.4f\n",
+                method.c_str(), first, last);
+    EXPECT_LT(last, first - 0.03) << method;
+  }
+}
+
+// E[g z] is the gradient: the average of g z over many directions has cosine > 0.9 with the
+// gradient from central finite differences along every coordinate.
+TEST(Zo, EstimatorConvergesToTheGradient) {
+  Config c = base_config("mezo");
+  c.model.vocab = 16;
+  c.model.hidden = 8;
+  c.model.heads = 2;
+  c.model.layers = 1;
+  c.model.ffn = 16;
+  c.model.max_positions = 8;
+  c.data.batch = 2;
+  c.data.seq_len = 6;
+  Mesh mesh(MPI_COMM_SELF, MeshShape{});
+  ModelSession session(c, mesh);
+  ParameterStore& p = session.model().params();
+  const Batch batch = session.batches().train_batch(0);
+  StoredWeights plain(p);
+
+  // Finite differences, coordinate by coordinate (double accumulation of float losses).
+  std::vector<double> fd;
+  const float h = 1e-2f;
+  for (const auto& t : p.tensors()) {
+    auto host = Kokkos::create_mirror_view_and_copy(HostSpace(), p.data(t.id));
+    for (int i = 0; i < t.valid_rows(); ++i)
+      for (int j = 0; j < t.valid_cols(); ++j) {
+        const float orig = host(i, j);
+        host(i, j) = orig + h;
+        Kokkos::deep_copy(p.data(t.id), host);
+        const double lp = session.loss(batch, plain).mean();
+        host(i, j) = orig - h;
+        Kokkos::deep_copy(p.data(t.id), host);
+        const double lm = session.loss(batch, plain).mean();
+        host(i, j) = orig;
+        Kokkos::deep_copy(p.data(t.id), host);
+        fd.push_back((lp - lm) / (2.0 * h));
+      }
+  }
+  const int d = static_cast<int>(fd.size());
+  const int samples = 8000;  // expected cosine ~ 1/sqrt(1 + (d+1)/N) ~ 0.95 for d ~ 830
+  ZoWeights zo(p, c.optim.eps, 0.0, 0.0, {});
+  std::vector<double> est(d, 0.0);
+  for (int s = 0; s < samples; ++s) {
+    const std::uint64_t seed = 1000 + s;
+    zo.set_perturbation(seed, {});
+    const auto l = session.losses({&batch, &batch}, zo);
+    const double g = (l[0].mean() - l[1].mean()) / (2.0 * c.optim.eps);
+    int k = 0;
+    for (const auto& t : p.tensors())
+      for (std::int64_t i = 0; i < t.valid_rows(); ++i)
+        for (std::int64_t j = 0; j < t.valid_cols(); ++j, ++k)
+          est[k] += g * philox_normal(seed, t.id, i * t.cols + j) / samples;
+  }
+  double dot = 0, n1 = 0, n2 = 0;
+  for (int k = 0; k < d; ++k) dot += fd[k] * est[k], n1 += fd[k] * fd[k], n2 += est[k] * est[k];
+  const double cosine = dot / std::sqrt(n1 * n2);
+  std::printf("estimator: d = %d parameters, %d directions, cosine(mean g z, FD gradient) = %.4f\n",
+              d, samples, cosine);
+  EXPECT_GT(cosine, 0.9);
+}
+
+// Thresholds put (1 - sparsity) of each tensor's entries in the mask, identically on every
+// mesh (tensors with tied values — LayerNorm ones, zero biases — are all in or all out).
+std::vector<std::vector<float>> snapshot(const ParameterStore& p) {
+  std::vector<std::vector<float>> out;
+  for (const auto& t : p.tensors()) {
+    auto h = Kokkos::create_mirror_view_and_copy(HostSpace(), p.data(t.id));
+    out.emplace_back(h.data(), h.data() + h.size());
+  }
+  return out;
+}
+
+// One Sparse-MeZO step changes exactly the entries inside the mask; one LeZO step changes
+// exactly the chosen layers (plus embeddings and final norm) and does no RNG work elsewhere.
+TEST(Zo, SparseAndLezoTouchExactlyWhatTheyShould) {
+  {
+    Config c = base_config("sparse_mezo");
+    c.optim.weight_decay = 0;
+    Mesh mesh(MPI_COMM_SELF, MeshShape{});
+    ModelSession session(c, mesh);
+    ZoOptimizer opt(c, session);
+    const auto before = snapshot(session.model().params());
+    opt.step(0);
+    opt.flush();
+    const auto after = snapshot(session.model().params());
+    const auto& h = opt.weights().thresholds();
+    long long changed = 0, masked = 0;
+    for (const auto& t : session.model().params().tensors())
+      for (std::size_t e = 0; e < before[t.id].size(); ++e) {
+        const bool in_mask = std::fabs(before[t.id][e]) <= h[t.id];
+        const bool moved = before[t.id][e] != after[t.id][e];
+        EXPECT_FALSE(moved && !in_mask) << t.name << " entry " << e << " moved outside the mask";
+        changed += moved;
+        masked += in_mask && (e / t.local_cols() < static_cast<std::size_t>(t.valid_rows()));
+      }
+    std::printf("sparse_mezo: %lld entries moved, %lld in the mask\n", changed, masked);
+    EXPECT_EQ(changed, masked);
+  }
+  {
+    Config c = base_config("lezo");
+    c.optim.weight_decay = 0;
+    Mesh mesh(MPI_COMM_SELF, MeshShape{});
+    ModelSession session(c, mesh);
+    ZoOptimizer opt(c, session);
+    const auto before = snapshot(session.model().params());
+    const ZoStepResult r = opt.step(0);
+    const std::int64_t rng = opt.weights().rng_elements();
+    opt.flush();
+    const auto after = snapshot(session.model().params());
+    ASSERT_EQ(r.active_layers.size(), 1u);
+    const std::set<int> on(r.active_layers.begin(), r.active_layers.end());
+    std::int64_t expected_rng = 0;
+    for (const auto& t : session.model().params().tensors()) {
+      const bool active = t.layer < 0 || on.count(t.layer);
+      // The tied embedding is used twice per pass (lookup and head): generated twice.
+      if (active)
+        expected_rng += t.valid_rows() * t.valid_cols() * (t.name == "embed_tokens" ? 2 : 1);
+      const bool moved = before[t.id] != after[t.id];
+      const bool has_weights = t.init == InitKind::Normal;  // zero biases may stay zero-ish
+      if (!active) EXPECT_FALSE(moved) << t.name << " (inactive) moved";
+      if (active && has_weights) EXPECT_TRUE(moved) << t.name << " (active) did not move";
+    }
+    EXPECT_EQ(rng, expected_rng);
+  }
+}
+
+// Replaying the logged steps from the initial weights rebuilds the trained weights bit for bit.
+TEST(Zo, ReplayRebuildsTheWeightsBitForBit) {
+  for (const std::string method : {"mezo", "sparse_mezo", "lezo"}) {
+    Config c = base_config(method);
+    c.optim.n_perturb = 2;
+    c.optim.momentum = method == "mezo" ? 0.9 : 0.0;
+    c.run.steps = 10;
+    Mesh mesh(MPI_COMM_SELF, MeshShape{});
+    ModelSession trained(c, mesh);
+    ZoOptimizer opt(c, trained);
+    std::vector<ReplayStep> log;
+    for (int t = 0; t < c.run.steps; ++t) {
+      const ZoStepResult r = opt.step(t);
+      log.push_back({r.step, r.seeds, r.projected_grad, r.active_layers, r.lr, r.skipped});
+    }
+    opt.flush();
+    ModelSession fresh(c, mesh);  // initial weights from the same seed
+    replay_trajectory(c, mesh, fresh.model().params(), log);
+    EXPECT_EQ(snapshot(fresh.model().params()), snapshot(trained.model().params())) << method;
+  }
+}
+
+}  // namespace
+}  // namespace zoptimus
