@@ -1,10 +1,35 @@
 // `zoptimus train DECK`: zeroth-order fine-tuning. The last line is machine-readable:
 // `train: steps=<n> loss=<first>-><last> eval_loss=<float> time_s=<float>`.
+#include <filesystem>
+
+#include <fmt/format.h>
+
 #include "commands.hpp"
 #include "core/log.hpp"
+#include "core/memory.hpp"
+#include "parallel/collective_guard.hpp"
 #include "train/trainer.hpp"
 
 namespace zoptimus::app {
+
+namespace {
+// io.out_dir/run_<n>.h5 with the first n not taken, so a rerun never overwrites a log.
+std::string next_run_log_path(const std::string& out_dir) {
+  std::string path;
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (rank == 0)
+    for (int n = 0;; ++n) {
+      path = fmt::format("{}/run_{}.h5", out_dir, n);
+      if (!std::filesystem::exists(path)) break;
+    }
+  int len = static_cast<int>(path.size());
+  MPI_Bcast(&len, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  path.resize(len);
+  MPI_Bcast(path.data(), len, MPI_CHAR, 0, MPI_COMM_WORLD);
+  return path;
+}
+}  // namespace
 
 int run_train(const DeckArgs& args) {
   RunSetup setup = setup_run(args, "train");
@@ -17,7 +42,21 @@ int run_train(const DeckArgs& args) {
       session.model().params().global_count(), session.model().params().local_bytes() / 1048576.0,
       cfg.optim.method, cfg.optim.lr, cfg.optim.eps, cfg.optim.n_perturb);
   Trainer trainer(cfg, session);
-  const TrainSummary s = trainer.run();
+  std::unique_ptr<RunLog> run_log;
+  if (cfg.io.run_log) {
+    const std::string path = next_run_log_path(cfg.io.out_dir);
+    run_log = run_collectively(MPI_COMM_WORLD, [&] {
+      return std::make_unique<RunLog>(path, cfg, setup.mesh->shape().describe(), MPI_COMM_WORLD);
+    });
+    log::info("run log: {}", path);
+  }
+  const TrainSummary s = trainer.run(0, run_log.get());
+  if (run_log)
+    run_log->finish(session.stats(),
+                    {{"activation_bytes", double(session.model().activation_bytes())},
+                     {"summa_panel_bytes", double(session.model().comm_buffer_bytes())},
+                     {"param_bytes", double(session.model().params().local_bytes())},
+                     {"train_seconds", s.seconds}});
   if (s.skipped > 0) log::info("{} of {} steps skipped (non-finite loss)", s.skipped, s.steps);
   if (cfg.data.task == "classification")
     log::info(

@@ -203,7 +203,7 @@ void Transformer::forward(const std::vector<const Batch*>& batches, WeightSource
   w.begin_pass();
   using SB = StreamBuffers;
   {
-    const BlockPair table = w.blocks(embed_id_);
+    const BlockPair table = w.pass_blocks(embed_id_);
     for (int s = 0; s < n; ++s) embed(*batches[s], table[s], act_[s]);
     const BlockPair positions = w.blocks(positions_id_);
     for (int s = 0; s < n; ++s) add_positions(act_[s].x, positions[s], seq_, kPositionOffset);
@@ -227,7 +227,7 @@ void Transformer::forward(const std::vector<const Batch*>& batches, WeightSource
 }
 
 void Transformer::compute_logits(WeightSource& w) {
-  const BlockPair E = w.blocks(embed_id_);
+  const BlockPair E = w.pass_blocks(embed_id_);
   for (int s = 0; s < streams_in_last_forward_; ++s) {
     Timer t;
     StreamBuffers& a = act_[s];
@@ -287,7 +287,7 @@ std::vector<LossSums> Transformer::lm_loss(const std::vector<const Batch*>& batc
 std::vector<LossSums> Transformer::classification_loss(const std::vector<const Batch*>& batches,
                                                        WeightSource& w) {
   forward(batches, w);
-  const BlockPair E_dev = w.blocks(embed_id_);
+  const BlockPair E_dev = w.pass_blocks(embed_id_);
   std::vector<LossSums> out;
   for (std::size_t s = 0; s < batches.size(); ++s) {
     const Batch& batch = *batches[s];

@@ -22,6 +22,9 @@ class WeightSource {
   // The local blocks of tensor `id` for every stream. Sources that build blocks in scratch
   // buffers keep the two most recent pairs valid (a weight and its bias, a gamma and its beta).
   virtual BlockPair blocks(int id) = 0;
+  // Blocks that stay valid for the whole pass, for tensors the pass uses more than once (the
+  // tied embedding: lookup and LM head). Later calls in the same pass return the same pair.
+  virtual BlockPair pass_blocks(int id) { return blocks(id); }
   // Called once before each forward over all streams; sources may reset per-pass state.
   virtual void begin_pass() {}
 };

@@ -56,6 +56,7 @@ void ZoWeights::defer_update(ZoUpdate update) {
 
 void ZoWeights::begin_pass() {
   next_slot_ = 0;
+  for (auto& [id, c] : pass_cache_) c.valid = false;
   // Every tensor is visited by a forward pass, so one pass consumes a pending update.
   if (has_pending_ && all_applied()) has_pending_ = false;
 }
@@ -74,6 +75,23 @@ Matrix ZoWeights::scratch(int slot, int stream, const TensorInfo& t) {
   if (buf.extent(0) < n)
     buf = Vector(Kokkos::view_alloc(Kokkos::WithoutInitializing, "zoptimus::zo_scratch"), n);
   return Matrix(buf.data(), t.local_rows(), t.local_cols());
+}
+
+BlockPair ZoWeights::pass_blocks(int id) {
+  if (!active_[id]) return blocks(id);
+  auto it = pass_cache_.find(id);
+  if (it != pass_cache_.end() && it->second.valid) return it->second.pair;
+  PassBlock& c = pass_cache_[id];
+  const TensorInfo& t = params_.tensors()[id];
+  if (c.plus.extent(0) != static_cast<std::size_t>(t.local_rows()) ||
+      c.plus.extent(1) != static_cast<std::size_t>(t.local_cols())) {
+    c.plus = Matrix("zoptimus::zo_pass_plus", t.local_rows(), t.local_cols());
+    c.minus = Matrix("zoptimus::zo_pass_minus", t.local_rows(), t.local_cols());
+  }
+  process(id, has_pending_ && !applied_[id], true, c.plus, c.minus);
+  c.pair = {c.plus, c.minus};
+  c.valid = true;
+  return c.pair;
 }
 
 BlockPair ZoWeights::blocks(int id) {
@@ -100,6 +118,7 @@ void ZoWeights::process(int id, bool update, bool perturb, Matrix plus, Matrix m
   const bool use_momentum = momentum_ > 0;
   const std::int64_t r0 = t.row_offset(), c0 = t.col_offset(), gcols = t.cols;
   const int vr = static_cast<int>(t.valid_rows()), vc = static_cast<int>(t.valid_cols());
+  const int ncols = static_cast<int>(theta.extent(1));
   const std::uint64_t stream = static_cast<std::uint64_t>(id);
   const float h = thresholds_[id];
   const bool do_update = update && pending_.active[id];
@@ -111,28 +130,56 @@ void ZoWeights::process(int id, bool update, bool perturb, Matrix plus, Matrix m
   const double mu = momentum_;
   const std::uint64_t seed = seed_;
   const float eps = static_cast<float>(eps_);
+  // One work item per aligned quad of global indices within a local row: one Philox call
+  // gives the normals of all four (see philox_normal.hpp).
+  const int quads = (ncols + 3) / 4 + 1;
   Kokkos::parallel_for(
       "zoptimus::zo_update_perturb",
-      Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {theta.extent(0), theta.extent(1)}),
-      KOKKOS_LAMBDA(const int i, const int j) {
-        float th = theta(i, j);
-        const bool valid = i < vr && j < vc;  // padding stays zero and never moves
-        const std::uint64_t g = static_cast<std::uint64_t>(r0 + i) * gcols + (c0 + j);
-        if (valid && n > 0) {
-          double d = lambda * th;
-          if (th <= h && -th <= h)
-            for (int p = 0; p < n; ++p) d += coeffs(p) * philox_normal(seeds(p), stream, g);
-          if (use_momentum) {
-            d = mu * vel(i, j) + d;
-            vel(i, j) = static_cast<float>(d);
+      Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0},
+                                                        {static_cast<int>(theta.extent(0)), quads}),
+      KOKKOS_LAMBDA(const int i, const int q) {
+        const std::int64_t g_row = (r0 + i) * gcols + c0;
+        const int off = static_cast<int>(g_row & 3);
+        const int j0 = 4 * q - off;
+        if (j0 >= ncols || j0 + 3 < 0) return;
+        const std::uint64_t quad = static_cast<std::uint64_t>((g_row - off) / 4 + q);
+        float th[4];
+        bool in[4], valid[4], any_valid = false;
+        for (int e = 0; e < 4; ++e) {
+          const int j = j0 + e;
+          in[e] = j >= 0 && j < ncols;
+          valid[e] = in[e] && i < vr && j < vc;  // padding stays zero and never moves
+          th[e] = in[e] ? theta(i, j) : 0.0f;
+          any_valid = any_valid || valid[e];
+        }
+        if (n > 0 && any_valid) {
+          double d[4];
+          for (int e = 0; e < 4; ++e) d[e] = lambda * th[e];
+          for (int p = 0; p < n; ++p) {
+            const Normal4 z = philox_normal4(seeds(p), stream, quad);
+            for (int e = 0; e < 4; ++e)
+              if (th[e] <= h && -th[e] <= h) d[e] += coeffs(p) * z.v[e];
           }
-          th = static_cast<float>(th - lr * d);
-          theta(i, j) = th;
+          for (int e = 0; e < 4; ++e) {
+            if (!valid[e]) continue;
+            const int j = j0 + e;
+            if (use_momentum) {
+              d[e] = mu * vel(i, j) + d[e];
+              vel(i, j) = static_cast<float>(d[e]);
+            }
+            th[e] = static_cast<float>(th[e] - lr * d[e]);
+            theta(i, j) = th[e];
+          }
         }
         if (perturb) {
-          const float z = (valid && th <= h && -th <= h) ? philox_normal(seed, stream, g) : 0.0f;
-          plus(i, j) = th + eps * z;
-          minus(i, j) = th - eps * z;
+          Normal4 z = {{0.0f, 0.0f, 0.0f, 0.0f}};
+          if (any_valid) z = philox_normal4(seed, stream, quad);
+          for (int e = 0; e < 4; ++e) {
+            if (!in[e]) continue;
+            const float ze = (valid[e] && th[e] <= h && -th[e] <= h) ? z.v[e] : 0.0f;
+            plus(i, j0 + e) = th[e] + eps * ze;
+            minus(i, j0 + e) = th[e] - eps * ze;
+          }
         }
       });
   if (update) applied_[id] = 1;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <vector>
 
 #include "model/weight_source.hpp"
@@ -33,6 +34,7 @@ class ZoWeights : public WeightSource {
 
   int streams() const override { return 2; }
   BlockPair blocks(int id) override;
+  BlockPair pass_blocks(int id) override;
   void begin_pass() override;
 
   // Perturbation for the next forward pass: seed and which tensors move (LeZO).
@@ -69,6 +71,14 @@ class ZoWeights : public WeightSource {
   Kokkos::View<double*, MemSpace> pending_coeffs_;
 
   Vector buffers_[2][kMaxStreams];  // two slots (weight + bias) per stream
+  // Blocks used more than once per pass (the tied embedding: lookup and head) are generated
+  // once into their own buffers.
+  struct PassBlock {
+    Matrix plus, minus;
+    BlockPair pair;
+    bool valid = false;
+  };
+  std::map<int, PassBlock> pass_cache_;
   int next_slot_ = 0;
   std::int64_t rng_elements_ = 0;
   double generate_seconds_ = 0;

@@ -15,11 +15,15 @@ namespace zoptimus {
 Trainer::Trainer(const Config& config, ModelSession& session)
     : config_(config), session_(session), optimizer_(config, session) {}
 
-EvalPoint Trainer::evaluate(std::int64_t step) {
+EvalPoint Trainer::evaluate(std::int64_t step, RunLog* log_file) {
   optimizer_.flush();  // evaluation reads theta: apply the deferred update first
   const LossSums l = session_.evaluate();
   EvalPoint e{step, l.mean(), config_.data.task == "classification" ? l.accuracy() : NAN};
   evals_.push_back(e);
+  if (log_file) {
+    log_file->add_eval(step, e.loss, e.accuracy);
+    log_file->flush();  // evaluations are rare and worth keeping if the run dies
+  }
   if (config_.data.task == "classification")
     log::info("eval  step {:>6}  loss {:.6f}  accuracy {:.4f}", step, e.loss, e.accuracy);
   else
@@ -27,8 +31,7 @@ EvalPoint Trainer::evaluate(std::int64_t step) {
   return e;
 }
 
-TrainSummary Trainer::run(std::int64_t first_step,
-                          const std::function<void(const ZoStepResult&)>& on_step) {
+TrainSummary Trainer::run(std::int64_t first_step, RunLog* log_file) {
   const RunConfig& rc = config_.run;
   const bool tty = log::rank() == 0 && isatty(fileno(stdout));
   TrainSummary s;
@@ -36,11 +39,31 @@ TrainSummary Trainer::run(std::int64_t first_step,
   double tokens_done = 0;
   int bad_in_a_row = 0;
   for (std::int64_t t = first_step; t < rc.steps; ++t) {
+    const ForwardTimes f0 = session_.model().times();
+    const double comm0 = session_.stats().total_seconds();
+    const double gen0 = optimizer_.weights().generate_seconds();
     Timer step_timer;
     ZoStepResult r = optimizer_.step(t);
     const double dt = step_timer.seconds();
     trajectory_.push_back(r);
-    if (on_step) on_step(r);
+    if (log_file) {
+      const ForwardTimes& f1 = session_.model().times();
+      StepRecord rec;
+      rec.step = r.step;
+      rec.seed = r.seed;
+      rec.loss_plus = r.loss_plus;
+      rec.loss_minus = r.loss_minus;
+      rec.projected_grad = r.projected_grad;
+      rec.lr = r.lr;
+      rec.step_seconds = dt;
+      rec.forward_seconds = (f1.gemm + f1.other) - (f0.gemm + f0.other);
+      rec.comm_seconds = session_.stats().total_seconds() - comm0;
+      // Perturbation and update are one fused pass; its time is reported as RNG.
+      rec.rng_seconds = optimizer_.weights().generate_seconds() - gen0;
+      rec.skipped = r.skipped;
+      rec.active_layers.assign(r.active_layers.begin(), r.active_layers.end());
+      log_file->append(rec);
+    }
     ++s.steps;
     tokens_done += r.tokens * 2 * r.loss_plus.size();
     if (r.skipped) {
@@ -73,10 +96,11 @@ TrainSummary Trainer::run(std::int64_t first_step,
                   width - done, "", static_cast<long long>(t + 1), rc.steps, r.loss());
       std::fflush(stdout);
     }
-    if (rc.eval_every > 0 && (t + 1) % rc.eval_every == 0 && t + 1 < rc.steps) evaluate(t + 1);
+    if (rc.eval_every > 0 && (t + 1) % rc.eval_every == 0 && t + 1 < rc.steps)
+      evaluate(t + 1, log_file);
   }
   if (tty) std::printf("\r\033[K");
-  const EvalPoint e = evaluate(rc.steps);
+  const EvalPoint e = evaluate(rc.steps, log_file);
   s.eval_loss = e.loss;
   s.eval_accuracy = e.accuracy;
   s.seconds = total.seconds();

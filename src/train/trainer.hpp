@@ -2,9 +2,9 @@
 // evaluation, NaN/Inf handling, and the in-memory trajectory (seeds, g, lr, layer subsets).
 #pragma once
 
-#include <functional>
 #include <vector>
 
+#include "io/run_log.hpp"
 #include "optim/zo_optimizer.hpp"
 #include "train/model_session.hpp"
 
@@ -28,15 +28,14 @@ class Trainer {
  public:
   Trainer(const Config& config, ModelSession& session);
 
-  // Runs steps [first_step, run.steps). Calls on_step after every step (for run logs).
-  TrainSummary run(std::int64_t first_step = 0,
-                   const std::function<void(const ZoStepResult&)>& on_step = {});
+  // Runs steps [first_step, run.steps), recording every step and evaluation in `log` if given.
+  TrainSummary run(std::int64_t first_step = 0, RunLog* log = nullptr);
   const std::vector<ZoStepResult>& trajectory() const { return trajectory_; }
   const std::vector<EvalPoint>& evals() const { return evals_; }
   ZoOptimizer& optimizer() { return optimizer_; }
 
  private:
-  EvalPoint evaluate(std::int64_t step);
+  EvalPoint evaluate(std::int64_t step, RunLog* log);
 
   const Config& config_;
   ModelSession& session_;
