@@ -1,13 +1,253 @@
-// `zoptimus data ...`: builds HDF5 token datasets (being built).
+// `zoptimus data ...`: builds an HDF5 token dataset from text, TSV or raw int32 token files.
+//
+//   zoptimus data --task lm --seq-len 64 --validation-fraction 0.1 --out FILE.h5 TEXT...
+//   zoptimus data --task classification --seq-len 32 --labels "negative,positive" --out FILE.h5 TSV
+//   zoptimus data --task lm --tokens --seq-len 64 --out FILE.h5 TOKENS.i32...
+//
+// Rank 0 reads the inputs and writes the file; every rank ends with the same status.
 #include <mpi.h>
 
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
 #include "commands.hpp"
+#include "core/log.hpp"
+#include "io/token_dataset.hpp"
 #include "parallel/collective_guard.hpp"
 
 namespace zoptimus::app {
 
-int run_data(const std::vector<std::string>&) {
-  fail_on_all_ranks(MPI_COMM_WORLD, "zoptimus data: HDF5 token datasets are not in this build yet");
+namespace {
+
+struct DataOptions {
+  std::string task = "lm";
+  int seq_len = 32;
+  double validation_fraction = 0.1;
+  std::string labels;
+  std::string out;
+  bool force = false;
+  bool tokens = false;
+  std::vector<std::string> inputs;
+};
+
+std::string read_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) fail("input file '{}': no such file", path);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("input file '{}': cannot open it for reading", path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+bool blank(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isspace(c); });
+}
+
+// Documents of a text file: paragraphs separated by blank lines (lines joined with '\n').
+std::vector<std::string> read_documents(const std::string& path) {
+  std::vector<std::string> docs;
+  std::string current;
+  for (const std::string& line : split_lines(read_file(path))) {
+    if (blank(line)) {
+      if (!current.empty()) docs.push_back(current);
+      current.clear();
+    } else {
+      current += current.empty() ? line : "\n" + line;
+    }
+  }
+  if (!current.empty()) docs.push_back(current);
+  if (docs.empty()) fail("input file '{}' holds no text", path);
+  return docs;
+}
+
+// Examples of a TSV file: `text<TAB>label` per line (split at the last tab); blank lines skipped.
+std::vector<LabeledText> read_examples(const std::string& path) {
+  std::vector<LabeledText> examples;
+  int number = 0;
+  for (const std::string& line : split_lines(read_file(path))) {
+    ++number;
+    if (blank(line)) continue;
+    const std::string where = fmt::format("{}:{}", path, number);
+    const auto tab = line.rfind('\t');
+    if (tab == std::string::npos) fail("{}: expected text<TAB>label, found no tab", where);
+    std::string label = line.substr(tab + 1);
+    label.erase(0, label.find_first_not_of(" \t"));
+    label.erase(label.find_last_not_of(" \t") + 1);
+    examples.push_back({line.substr(0, tab), label, where});
+  }
+  if (examples.empty()) fail("input file '{}' holds no examples (text<TAB>label lines)", path);
+  return examples;
+}
+
+std::vector<std::string> parse_labels(const std::string& text) {
+  std::vector<std::string> names;
+  std::istringstream in(text);
+  for (std::string name; std::getline(in, name, ',');) {
+    name.erase(0, name.find_first_not_of(" \t"));
+    name.erase(name.find_last_not_of(" \t") + 1);
+    if (name.empty()) fail("--labels \"{}\": empty label name", text);
+    if (std::find(names.begin(), names.end(), name) != names.end())
+      fail("--labels \"{}\": label '{}' appears twice", text, name);
+    names.push_back(name);
+  }
+  return names;
+}
+
+// Raw little-endian int32 tokens, row-major [N, seq_len].
+TokenRows read_token_file(const std::string& path, int seq_len) {
+  const std::string bytes = read_file(path);
+  const std::size_t row_bytes = sizeof(std::int32_t) * seq_len;
+  if (bytes.empty() || bytes.size() % row_bytes != 0)
+    fail("token file '{}': {} bytes is not a whole number of int32 rows of seq_len {} ({} bytes)",
+         path, bytes.size(), seq_len, row_bytes);
+  TokenRows rows;
+  rows.rows = static_cast<std::int64_t>(bytes.size() / row_bytes);
+  rows.tokens.resize(bytes.size() / sizeof(std::int32_t));
+  for (std::size_t i = 0; i < rows.tokens.size(); ++i) {
+    const auto* p = reinterpret_cast<const unsigned char*>(bytes.data()) + 4 * i;
+    const std::uint32_t u = p[0] | p[1] << 8 | p[2] << 16 | static_cast<std::uint32_t>(p[3]) << 24;
+    rows.tokens[i] = static_cast<std::int32_t>(u);
+    if (rows.tokens[i] < 0 || rows.tokens[i] >= bytes_v1::kVocab)
+      fail("token file '{}': token {} at index {} outside [0, {})", path, rows.tokens[i], i,
+           bytes_v1::kVocab);
+  }
+  return rows;
+}
+
+void append(TokenRows& all, const TokenRows& more) {
+  all.rows += more.rows;
+  all.tokens.insert(all.tokens.end(), more.tokens.begin(), more.tokens.end());
+  all.labels.insert(all.labels.end(), more.labels.begin(), more.labels.end());
+  all.last_pos.insert(all.last_pos.end(), more.last_pos.begin(), more.last_pos.end());
+}
+
+// Reads the inputs, tokenizes, splits and writes; returns the summary line.
+std::string build_dataset(const DataOptions& o) {
+  if (o.seq_len < 2)
+    fail("--seq-len {}: must be at least 2 (a token and its next-token target)", o.seq_len);
+  const bool classify = o.task == "classification";
+  if (classify && o.labels.empty())
+    fail("--task classification needs --labels, e.g. --labels \"negative,positive\"");
+  if (!classify && !o.labels.empty()) fail("--labels is only for --task classification");
+  if (classify && o.tokens) fail("--tokens is only for --task lm");
+  if (!(o.validation_fraction > 0.0 && o.validation_fraction < 1.0))
+    fail("--validation-fraction {}: must be in (0, 1)", o.validation_fraction);
+  std::error_code ec;
+  if (std::filesystem::exists(o.out, ec) && !o.force)
+    fail("output file '{}' exists; refusing to overwrite it (pass --force to replace it)", o.out);
+
+  TokenDatasetContents contents;
+  contents.task = o.task;
+  contents.seq_len = o.seq_len;
+  contents.source = fmt::format("{}", fmt::join(o.inputs, ","));
+  TokenRows all;
+  if (classify) {
+    contents.label_names = parse_labels(o.labels);
+    contents.label_words = label_words_for(contents.label_names);
+    std::vector<LabeledText> examples;
+    for (const std::string& path : o.inputs) {
+      std::vector<LabeledText> more = read_examples(path);
+      examples.insert(examples.end(), more.begin(), more.end());
+    }
+    all = classification_rows(examples, contents.label_names, o.seq_len);
+  } else if (o.tokens) {
+    for (const std::string& path : o.inputs) append(all, read_token_file(path, o.seq_len));
+  } else {
+    std::vector<std::string> docs;
+    for (const std::string& path : o.inputs) {
+      std::vector<std::string> more = read_documents(path);
+      docs.insert(docs.end(), more.begin(), more.end());
+    }
+    all = lm_windows(docs, o.seq_len);
+  }
+  split_rows(all, o.seq_len, o.validation_fraction, contents.train, contents.validation);
+  write_token_dataset(o.out, contents, o.force);
+  return fmt::format("data: task={} train={} validation={} seq_len={} vocab={} file={}", o.task,
+                     contents.train.rows, contents.validation.rows, o.seq_len, bytes_v1::kVocab,
+                     o.out);
+}
+
+void add_options(CLI::App& app, DataOptions& o) {
+  app.add_option("--task", o.task, "lm (text files) or classification (TSV: text<TAB>label)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"lm", "classification"}));
+  app.add_option("--seq-len", o.seq_len, "tokens per sequence (= data.seq_len of the run)")
+      ->capture_default_str();
+  app.add_option("--validation-fraction", o.validation_fraction,
+                 "fraction of sequences held out for /validation, spread evenly, in (0, 1)")
+      ->capture_default_str();
+  app.add_option("--labels", o.labels,
+                 "classification: comma-separated label names; label word k is the byte token "
+                 "of the first character of label k (initials must differ)");
+  app.add_option("--out", o.out, "output HDF5 file")->required()->type_name("FILE.h5");
+  app.add_flag("--force", o.force, "replace an existing output file");
+  app.add_flag("--tokens", o.tokens,
+               "lm: inputs are raw little-endian int32 token files of shape [N, seq_len] "
+               "(ids < 260), used as the sequences as they are");
+  app.add_option("inputs", o.inputs,
+                 "lm: text files (a blank line separates documents); classification: TSV files")
+      ->required()
+      ->type_name("FILES");
+}
+
+}  // namespace
+
+int run_data(const std::vector<std::string>& args) {
+  CLI::App app{
+      "Build an HDF5 token dataset (byte tokenizer bytes-v1, vocab 260) for data.path. LM: each "
+      "document is BOS + bytes + EOS, cut into windows of --seq-len (last padded). "
+      "Classification: BOS + text bytes, the label word is predicted at the last text token.",
+      "zoptimus data"};
+  DataOptions o;
+  add_options(app, o);
+  try {
+    std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 parses from the back
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp& e) {
+    // Every rank parsed the same arguments; only rank 0 prints.
+    if (log::rank() == 0) return app.exit(e);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    fail_on_all_ranks(MPI_COMM_WORLD,
+                      fmt::format("zoptimus data: {} (see zoptimus data --help)", e.what()));
+  }
+
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  std::string summary, error;
+  if (rank == 0) {
+    try {
+      summary = build_dataset(o);
+    } catch (const std::exception& e) {
+      error = e.what();
+      if (error.empty()) error = "zoptimus data failed";
+    }
+  }
+  // The other ranks wait for rank 0's outcome, so every rank exits with the same status.
+  int length = static_cast<int>(error.size());
+  MPI_Bcast(&length, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  error.resize(length);
+  MPI_Bcast(error.data(), length, MPI_CHAR, 0, MPI_COMM_WORLD);
+  if (length > 0) fail_on_all_ranks(MPI_COMM_WORLD, "zoptimus data: " + error);
+  log::info("{}", summary);
+  return 0;
 }
 
 }  // namespace zoptimus::app

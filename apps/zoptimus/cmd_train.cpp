@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "core/log.hpp"
 #include "core/memory.hpp"
+#include "io/checkpoint.hpp"
 #include "parallel/collective_guard.hpp"
 #include "train/trainer.hpp"
 
@@ -42,6 +43,30 @@ int run_train(const DeckArgs& args) {
       session.model().params().global_count(), session.model().params().local_bytes() / 1048576.0,
       cfg.optim.method, cfg.optim.lr, cfg.optim.eps, cfg.optim.n_perturb);
   Trainer trainer(cfg, session);
+  const CheckpointSeries series(cfg.io.out_dir, cfg.io.keep);
+  std::int64_t first_step = 0;
+  if (!cfg.io.restart.empty()) {
+    const std::string path = cfg.io.restart == "latest" ? series.latest() : cfg.io.restart;
+    if (path.empty())
+      fail_on_all_ranks(MPI_COMM_WORLD,
+                        fmt::format("io.restart = \"latest\" but {} holds no checkpoint "
+                                    "(ckpt_<step>.h5)",
+                                    cfg.io.out_dir));
+    // Ask for the momentum buffer only when the file has one (an imported model has none).
+    const bool has_momentum = run_collectively(
+        MPI_COMM_WORLD, [&] { return read_checkpoint_info(path).extra.count("momentum") > 0; });
+    ExtraStoresIn extra;
+    if (has_momentum) extra = trainer.optimizer().extra_stores_in();
+    const CheckpointState st =
+        read_checkpoint(path, session.model().params(), *setup.mesh, cfg, extra);
+    trainer.optimizer().restore(st);
+    first_step = st.step;
+    log::info("restart: {} (step {})", path, first_step);
+    if (first_step >= cfg.run.steps)
+      fail_on_all_ranks(MPI_COMM_WORLD,
+                        fmt::format("checkpoint {} is at step {}, run.steps = {}: nothing to do",
+                                    path, first_step, cfg.run.steps));
+  }
   std::unique_ptr<RunLog> run_log;
   if (cfg.io.run_log) {
     const std::string path = next_run_log_path(cfg.io.out_dir);
@@ -50,7 +75,7 @@ int run_train(const DeckArgs& args) {
     });
     log::info("run log: {}", path);
   }
-  const TrainSummary s = trainer.run(0, run_log.get());
+  const TrainSummary s = trainer.run(first_step, run_log.get(), &series);
   if (run_log)
     run_log->finish(session.stats(),
                     {{"activation_bytes", double(session.model().activation_bytes())},

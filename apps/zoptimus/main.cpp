@@ -47,20 +47,22 @@ int dispatch(int argc, char** argv) {
   add_deck_args(eval, eval_args);
 
   std::string bench_what;
-  auto* bench = app.add_subcommand("bench", "benchmarks: forward, zo, gemm, mesh");
+  auto* bench = app.add_subcommand("bench", "benchmarks: forward, zo, ckpt, gemm, mesh");
   bench->add_option("what", bench_what, "what to benchmark")
       ->required()
-      ->check(CLI::IsMember({"forward", "zo", "gemm", "mesh"}));
+      ->check(CLI::IsMember({"forward", "zo", "gemm", "mesh", "ckpt"}));
   add_deck_args(bench, bench_args);
   int bench_reps = 5;
   bench->add_option("--reps", bench_reps, "timed repetitions")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
 
-  std::vector<std::string> data_args;
-  auto* data = app.add_subcommand("data", "build an HDF5 token dataset from text files");
-  data->add_option("args", data_args, "input files and options")->type_name("ARGS");
-  data->allow_extras();
+  // `data` has its own option parser (cmd_data.cpp): everything after the word, --help
+  // included, is handed over untouched.
+  auto* data = app.add_subcommand(
+      "data", "build an HDF5 token dataset from text, TSV or token files (data --help)");
+  data->prefix_command();
+  data->set_help_flag();
 
   std::string ckpt_action;
   std::vector<std::string> ckpt_args;
@@ -68,7 +70,11 @@ int dispatch(int argc, char** argv) {
   ckpt->add_option("action", ckpt_action, "info or replay")
       ->required()
       ->check(CLI::IsMember({"info", "replay"}));
-  ckpt->add_option("args", ckpt_args, "checkpoint file(s) and options")->type_name("ARGS");
+  // Everything after the action is handed over in order (replay parses its own options).
+  ckpt->allow_extras();
+  ckpt->footer(
+      "  zoptimus ckpt info FILE.h5\n"
+      "  zoptimus ckpt replay RUN_LOG.h5 --out FINAL.h5 [--base BASE.h5]");
 
   // --list-keys needs no subcommand.
   if (argc == 2 && std::string(argv[1]) == "--list-keys") {
@@ -89,8 +95,11 @@ int dispatch(int argc, char** argv) {
   if (*train) return zoptimus::app::run_train(train_args);
   if (*eval) return zoptimus::app::run_eval(eval_args);
   if (*bench) return zoptimus::app::run_bench(bench_what, bench_args, bench_reps);
-  if (*data) return zoptimus::app::run_data(data_args);
-  if (*ckpt) return zoptimus::app::run_ckpt(ckpt_action, ckpt_args);
+  if (*data) return zoptimus::app::run_data(data->remaining());
+  if (*ckpt) {
+    ckpt_args = ckpt->remaining();
+    return zoptimus::app::run_ckpt(ckpt_action, ckpt_args);
+  }
   return 1;
 }
 

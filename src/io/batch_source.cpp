@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "io/synthetic_data.hpp"
+#include "io/token_dataset.hpp"
 
 namespace zoptimus {
 
@@ -39,7 +40,7 @@ class SyntheticBatches : public BatchSource {
 
 std::unique_ptr<BatchSource> make_batch_source(const Config& config, const Mesh& mesh) {
   if (config.data.path.empty()) return std::make_unique<SyntheticBatches>(config, mesh);
-  fail("data.path = \"{}\": token datasets are not in this build yet", config.data.path);
+  return make_dataset_batch_source(config, mesh);
 }
 
 }  // namespace zoptimus

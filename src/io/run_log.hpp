@@ -101,3 +101,8 @@ class RunLog {
 std::vector<StepRecord> read_trajectory(const std::string& path);
 
 }  // namespace zoptimus
+
+namespace zoptimus {
+// The effective deck (TOML) a run log was written with; for replaying its trajectory.
+std::string read_run_log_deck(const std::string& path);
+}  // namespace zoptimus

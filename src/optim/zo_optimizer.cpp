@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "core/error.hpp"
 #include "optim/lr_schedule.hpp"
 #include "optim/sparse_threshold.hpp"
 #include "optim/step_seeds.hpp"
@@ -18,11 +19,17 @@ double ZoStepResult::loss() const {
 ZoOptimizer::ZoOptimizer(const Config& config, ModelSession& session)
     : config_(config), session_(session) {
   const OptimConfig& o = config.optim;
-  std::vector<float> thresholds;
-  if (o.method == "sparse_mezo")
-    thresholds = sparse_thresholds(session.model().params(), o.sparsity, session.mesh().world());
   weights_ = std::make_unique<ZoWeights>(session.model().params(), o.eps, o.weight_decay,
-                                         o.momentum, std::move(thresholds));
+                                         o.momentum, std::vector<float>{});
+  thresholds_ready_ = o.method != "sparse_mezo";
+}
+
+void ZoOptimizer::ensure_thresholds() {
+  // From the weights the run starts from (initialised, imported or restored), once.
+  if (thresholds_ready_) return;
+  weights_->set_thresholds(sparse_thresholds(session_.model().params(), config_.optim.sparsity,
+                                             session_.mesh().world()));
+  thresholds_ready_ = true;
 }
 
 std::vector<char> ZoOptimizer::active_tensors(const std::vector<int>& layers) const {
@@ -36,6 +43,7 @@ std::vector<char> ZoOptimizer::active_tensors(const std::vector<int>& layers) co
 }
 
 ZoStepResult ZoOptimizer::step(std::int64_t t) {
+  ensure_thresholds();
   const OptimConfig& o = config_.optim;
   ZoStepResult r;
   r.step = t;
@@ -69,6 +77,45 @@ ZoStepResult ZoOptimizer::step(std::int64_t t) {
   r.seed = r.seeds.front();
   if (!r.skipped) weights_->defer_update(std::move(update));
   return r;
+}
+
+}  // namespace zoptimus
+
+namespace zoptimus {
+
+CheckpointState ZoOptimizer::state(std::int64_t completed_steps) {
+  ensure_thresholds();
+  CheckpointState st;
+  st.step = completed_steps;
+  st.text["method"] = config_.optim.method;
+  if (config_.optim.method == "sparse_mezo") {
+    const auto& h = weights_->thresholds();
+    st.reals["sparse_thresholds"] = std::vector<double>(h.begin(), h.end());
+  }
+  return st;
+}
+
+ExtraStores ZoOptimizer::extra_stores() {
+  ExtraStores out;
+  if (ParameterStore* v = weights_->velocity()) out.emplace_back("momentum", v);
+  return out;
+}
+
+ExtraStoresIn ZoOptimizer::extra_stores_in() {
+  ExtraStoresIn out;
+  if (ParameterStore* v = weights_->velocity()) out.emplace_back("momentum", v);
+  return out;
+}
+
+void ZoOptimizer::restore(const CheckpointState& st) {
+  auto it = st.reals.find("sparse_thresholds");
+  if (config_.optim.method == "sparse_mezo" && it != st.reals.end()) {
+    if (it->second.size() != session_.model().params().size())
+      fail("checkpoint holds {} Sparse-MeZO thresholds, the model has {} tensors",
+           it->second.size(), session_.model().params().size());
+    weights_->set_thresholds(std::vector<float>(it->second.begin(), it->second.end()));
+    thresholds_ready_ = true;
+  }
 }
 
 }  // namespace zoptimus

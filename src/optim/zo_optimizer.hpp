@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "io/checkpoint.hpp"
 #include "optim/zo_weights.hpp"
 #include "train/model_session.hpp"
 
@@ -27,7 +28,8 @@ struct ZoStepResult {
 
 class ZoOptimizer {
  public:
-  // Computes Sparse-MeZO thresholds once (collective) when optim.method = "sparse_mezo".
+  // Sparse-MeZO thresholds are computed (collectively) from the weights at the first step,
+  // unless restored from a checkpoint.
   ZoOptimizer(const Config& config, ModelSession& session);
 
   ZoStepResult step(std::int64_t t);
@@ -35,12 +37,22 @@ class ZoOptimizer {
   void flush() { weights_->flush(); }
   ZoWeights& weights() { return *weights_; }
 
+  // Optimizer state for a checkpoint taken after `completed_steps` steps (call flush()
+  // first): Sparse thresholds; the momentum buffer goes in as an extra store.
+  CheckpointState state(std::int64_t completed_steps);
+  ExtraStores extra_stores();
+  // Restores what state() saved (thresholds; momentum is read into extra_stores_in()).
+  void restore(const CheckpointState& state);
+  ExtraStoresIn extra_stores_in();
+
  private:
   std::vector<char> active_tensors(const std::vector<int>& layers) const;
+  void ensure_thresholds();
 
   const Config& config_;
   ModelSession& session_;
   std::unique_ptr<ZoWeights> weights_;
+  bool thresholds_ready_ = true;
 };
 
 }  // namespace zoptimus

@@ -20,8 +20,7 @@ ZoWeights::ZoWeights(ParameterStore& params, double eps, double weight_decay, do
   if (thresholds_.empty()) thresholds_.assign(n, std::numeric_limits<float>::infinity());
   ZOPTIMUS_ASSERT(thresholds_.size() == n);
   if (momentum_ > 0)
-    for (const auto& t : params.tensors())
-      velocity_.emplace_back("zoptimus::momentum::" + t.name, t.local_rows(), t.local_cols());
+    for (const auto& t : params.tensors()) velocity_.add(t);  // zero-initialised
   active_.assign(n, 1);
   applied_.assign(n, 1);
 }
@@ -114,7 +113,7 @@ void ZoWeights::process(int id, bool update, bool perturb, Matrix plus, Matrix m
   Timer timer;
   const TensorInfo& t = params_.tensors()[id];
   Matrix theta = params_.data(id);
-  Matrix vel = momentum_ > 0 ? velocity_[id] : Matrix();
+  Matrix vel = momentum_ > 0 ? velocity_.data(id) : Matrix();
   const bool use_momentum = momentum_ > 0;
   const std::int64_t r0 = t.row_offset(), c0 = t.col_offset(), gcols = t.cols;
   const int vr = static_cast<int>(t.valid_rows()), vc = static_cast<int>(t.valid_cols());

@@ -50,6 +50,9 @@ class ZoWeights : public WeightSource {
   std::int64_t rng_elements() const { return rng_elements_; }
   double generate_seconds() const { return generate_seconds_; }
   const std::vector<float>& thresholds() const { return thresholds_; }
+  void set_thresholds(std::vector<float> thresholds) { thresholds_ = std::move(thresholds); }
+  // The momentum buffer, for checkpoints (nullptr without momentum).
+  ParameterStore* velocity() { return momentum_ > 0 ? &velocity_ : nullptr; }
 
  private:
   // One fused pass over tensor id: pending update (if any) and/or perturbation into out[2].
@@ -60,7 +63,7 @@ class ZoWeights : public WeightSource {
   ParameterStore& params_;
   double eps_, weight_decay_, momentum_;
   std::vector<float> thresholds_;
-  std::vector<Matrix> velocity_;
+  ParameterStore velocity_;  // momentum buffer (same tensor table), empty without momentum
 
   std::uint64_t seed_ = 0;
   std::vector<char> active_;

@@ -31,7 +31,18 @@ EvalPoint Trainer::evaluate(std::int64_t step, RunLog* log_file) {
   return e;
 }
 
-TrainSummary Trainer::run(std::int64_t first_step, RunLog* log_file) {
+std::string Trainer::save_checkpoint(const CheckpointSeries& series, std::int64_t completed_steps) {
+  optimizer_.flush();  // a checkpoint holds current weights, never a pending update
+  const std::string path = series.path_for(completed_steps);
+  write_checkpoint(path, session_.model().params(), session_.mesh(), config_,
+                   optimizer_.state(completed_steps), optimizer_.extra_stores());
+  series.saved(path);
+  log::info("checkpoint: {}", path);
+  return path;
+}
+
+TrainSummary Trainer::run(std::int64_t first_step, RunLog* log_file,
+                          const CheckpointSeries* series) {
   const RunConfig& rc = config_.run;
   const bool tty = log::rank() == 0 && isatty(fileno(stdout));
   TrainSummary s;
@@ -98,9 +109,20 @@ TrainSummary Trainer::run(std::int64_t first_step, RunLog* log_file) {
     }
     if (rc.eval_every > 0 && (t + 1) % rc.eval_every == 0 && t + 1 < rc.steps)
       evaluate(t + 1, log_file);
+    const int every = config_.io.checkpoint_every;
+    if (series && every > 0 && (t + 1) % every == 0 && t + 1 < rc.steps) {
+      Timer io;
+      save_checkpoint(*series, t + 1);
+      s.io_seconds += io.seconds();
+    }
   }
   if (tty) std::printf("\r\033[K");
   const EvalPoint e = evaluate(rc.steps, log_file);
+  if (series && first_step < rc.steps) {
+    Timer io;
+    save_checkpoint(*series, rc.steps);
+    s.io_seconds += io.seconds();
+  }
   s.eval_loss = e.loss;
   s.eval_accuracy = e.accuracy;
   s.seconds = total.seconds();

@@ -21,15 +21,19 @@ struct TrainSummary {
   double first_loss = 0, last_loss = 0;  // training loss (l+ + l-)/2 of the first/last step
   double eval_loss = 0, eval_accuracy = 0;
   double seconds = 0;
-  double forward_seconds = 0, generate_seconds = 0;
+  double forward_seconds = 0, generate_seconds = 0, io_seconds = 0;
 };
 
 class Trainer {
  public:
   Trainer(const Config& config, ModelSession& session);
 
-  // Runs steps [first_step, run.steps), recording every step and evaluation in `log` if given.
-  TrainSummary run(std::int64_t first_step = 0, RunLog* log = nullptr);
+  // Runs steps [first_step, run.steps), recording every step and evaluation in `log` if given,
+  // and writing checkpoints every io.checkpoint_every steps and at the end into `series`.
+  TrainSummary run(std::int64_t first_step = 0, RunLog* log = nullptr,
+                   const CheckpointSeries* series = nullptr);
+  // Writes the checkpoint of `completed_steps` (applies the pending update first).
+  std::string save_checkpoint(const CheckpointSeries& series, std::int64_t completed_steps);
   const std::vector<ZoStepResult>& trajectory() const { return trajectory_; }
   const std::vector<EvalPoint>& evals() const { return evals_; }
   ZoOptimizer& optimizer() { return optimizer_; }

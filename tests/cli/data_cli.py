@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""`zoptimus data` on N ranks: builds LM and classification datasets (one summary line, every
+rank exits 0), refuses to overwrite, turns bad input into one error line and a non-zero exit
+on every rank, writes files that h5py and `h5dump -H` read, and `zoptimus eval` runs on them.
+"""
+import argparse
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--zoptimus", required=True)
+parser.add_argument("--mpiexec", default="mpiexec")
+parser.add_argument("--mpiexec-flags", default="")
+parser.add_argument("--ranks", type=int, default=4)
+parser.add_argument("--inputs", required=True, help="the repository's inputs/ folder")
+args = parser.parse_args()
+
+INPUTS = Path(args.inputs)
+tmp = Path(tempfile.mkdtemp(prefix="zoptimus-data-cli-"))
+flags = shlex.split(args.mpiexec_flags.replace(";", " "))
+env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+# Each rank reports its own exit status, so "the same status on every rank" is checked directly.
+WRAP = 'r=0; "$0" "$@" || r=$?; echo "zoptimus-test rank ${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-?}} exit $r" >&2'
+SUMMARY = re.compile(r"^data: task=(\w+) train=(\d+) validation=(\d+) seq_len=(\d+) vocab=260 file=(.+)$")
+
+failed = 0
+
+
+def report(name, problems):
+    global failed
+    print(f"{'ok  ' if not problems else 'FAIL'} {name}")
+    for p in problems:
+        print(f"       {p}")
+    failed += bool(problems)
+
+
+def launch(argv, ranks=None):
+    ranks = ranks or args.ranks
+    cmd = [args.mpiexec, "-n", str(ranks), *flags, "sh", "-c", WRAP, args.zoptimus, *argv]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    except subprocess.TimeoutExpired:
+        return None, [], [], []
+    exits = [int(l.rsplit(" ", 1)[1]) for l in p.stderr.splitlines() if l.startswith("zoptimus-test rank")]
+    errors = [l for l in p.stderr.splitlines() if not l.startswith("zoptimus-test rank") and l.strip()]
+    return p, p.stdout.splitlines(), errors, exits
+
+
+def expect_success(name, argv, check=None):
+    p, out, errors, exits = launch(argv)
+    problems = []
+    if p is None:
+        problems.append("hung (killed after 120 s)")
+    else:
+        if len(exits) != args.ranks or any(exits):
+            problems.append(f"rank exits {exits}, expected {args.ranks} zeros")
+        if errors:
+            problems.append(f"stderr: {errors}")
+        if check:
+            problems += check(out)
+    report(name, problems)
+    return out
+
+
+def expect_failure(name, argv, fragment, must_not_exist=None):
+    p, out, errors, exits = launch(argv)
+    problems = []
+    if p is None:
+        problems.append("hung (killed after 120 s)")
+    else:
+        if len(exits) != args.ranks or any(e != 1 for e in exits):
+            problems.append(f"rank exits {exits}, expected {args.ranks} x 1")
+        lines = [l for l in errors if "error" in l]
+        if len(lines) != 1:
+            problems.append(f"{len(lines)} error lines, expected 1: {errors}")
+        elif fragment not in lines[0]:
+            problems.append(f"error line lacks '{fragment}': {lines[0]}")
+        if any(SUMMARY.match(l) for l in out):
+            problems.append("printed a summary line")
+    if must_not_exist and Path(must_not_exist).exists():
+        problems.append(f"{must_not_exist} was created")
+    shown = f": {lines[0]}" if p is not None and len(lines) == 1 else ""
+    report(name + shown, problems)
+
+
+def summary_check(task, seq_len, path):
+    def check(out):
+        lines = [l for l in out if l.startswith("data:")]
+        if len(lines) != 1:
+            return [f"{len(lines)} summary lines, expected 1: {out}"]
+        m = SUMMARY.match(lines[0])
+        if not m:
+            return [f"summary line malformed: {lines[0]}"]
+        problems = []
+        if m.group(1) != task or int(m.group(4)) != seq_len or m.group(5) != str(path):
+            problems.append(f"summary says {lines[0]}")
+        if int(m.group(2)) < 1 or int(m.group(3)) < 1:
+            problems.append(f"empty split: {lines[0]}")
+        return problems
+    return check
+
+
+def h5_checks(path, task, seq_len):
+    problems = []
+    with h5py.File(path, "r") as f:
+        a = f.attrs
+        want = {"format": "zoptimus-tokens", "format_version": 1, "task": task,
+                "tokenizer": "bytes-v1", "vocab": 260, "seq_len": seq_len, "pad_id": 258}
+        for k, v in want.items():
+            got = a.get(k)
+            got = got.decode() if isinstance(got, bytes) else got
+            if got != v:
+                problems.append(f"attribute {k} = {got!r}, expected {v!r}")
+        if a["format_version"].dtype != np.int64:
+            problems.append(f"format_version dtype {a['format_version'].dtype}")
+        for split in ("train", "validation"):
+            t = f[split]["tokens"]
+            if t.dtype != np.int32 or t.ndim != 2 or t.shape[1] != seq_len or t.shape[0] < 1:
+                problems.append(f"/{split}/tokens {t.dtype} {t.shape}")
+                continue
+            tok = t[...]
+            if tok.min() < 0 or tok.max() >= 260:
+                problems.append(f"/{split}/tokens outside [0, 260)")
+            if task == "classification":
+                labels, last = f[split]["labels"][...], f[split]["last_pos"][...]
+                if labels.shape != (tok.shape[0],) or labels.dtype != np.int32:
+                    problems.append(f"/{split}/labels {labels.dtype} {labels.shape}")
+                if not (tok[:, 0] == 256).all():
+                    problems.append(f"/{split}: rows do not start with BOS")
+                if not ((last >= 1) & (last < seq_len)).all():
+                    problems.append(f"/{split}/last_pos out of range")
+        if task == "lm" and f["train"]["tokens"][0, 0] != 256:
+            problems.append("first LM window does not start with BOS")
+        if task == "classification":
+            lw = list(f["label_words"][...])
+            if lw != [ord("n"), ord("p")]:
+                problems.append(f"label_words = {lw}, expected [110, 112]")
+    h5dump = shutil.which("h5dump")
+    if h5dump:
+        p = subprocess.run([h5dump, "-H", str(path)], capture_output=True, text=True)
+        if p.returncode != 0 or "zoptimus" in p.stderr:
+            problems.append(f"h5dump -H failed: {p.stderr[-300:]}")
+    else:
+        print("       (h5dump not found: skipped the h5dump -H check)")
+    return problems
+
+
+lm = tmp / "lm.h5"
+cls = tmp / "cls.h5"
+corpus = INPUTS / "data" / "demo_corpus.txt"
+tsv = INPUTS / "data" / "demo_cls.tsv"
+
+expect_success("lm dataset", ["data", "--task", "lm", "--seq-len", "32", "--validation-fraction", "0.1",
+                              "--out", str(lm), str(corpus)], summary_check("lm", 32, lm))
+report("lm file: h5py attributes, dtypes, shapes; h5dump -H", h5_checks(lm, "lm", 32) if lm.exists() else ["no file"])
+expect_success("classification dataset",
+               ["data", "--task", "classification", "--seq-len", "32", "--labels", "negative,positive",
+                "--out", str(cls), str(tsv)], summary_check("classification", 32, cls))
+report("classification file: h5py attributes, dtypes, shapes; h5dump -H",
+       h5_checks(cls, "classification", 32) if cls.exists() else ["no file"])
+
+before = lm.read_bytes() if lm.exists() else b""
+expect_failure("refuses to overwrite", ["data", "--seq-len", "16", "--out", str(lm), str(corpus)],
+               "refusing to overwrite")
+report("existing file left unchanged", [] if lm.exists() and lm.read_bytes() == before else ["changed"])
+forced = tmp / "forced.h5"
+forced.write_text("old")
+expect_success("--force replaces", ["data", "--seq-len", "16", "--force", "--out", str(forced), str(corpus)],
+               summary_check("lm", 16, forced))
+
+raw = tmp / "tokens.i32"
+rows = (np.arange(10 * 16, dtype="<i4").reshape(10, 16) * 7) % 260
+rows.tofile(raw)
+from_tokens = tmp / "tokens.h5"
+expect_success("lm dataset from raw int32 tokens (--tokens)",
+               ["data", "--tokens", "--seq-len", "16", "--validation-fraction", "0.2",
+                "--out", str(from_tokens), str(raw)], summary_check("lm", 16, from_tokens))
+if from_tokens.exists():
+    with h5py.File(from_tokens, "r") as f:
+        got = np.concatenate([f["train"]["tokens"][...], f["validation"]["tokens"][...]])
+    same = sorted(map(tuple, got.tolist())) == sorted(map(tuple, rows.tolist()))
+    report("--tokens rows stored as given", [] if same and len(got) == 10 else ["rows differ"])
+(tmp / "short.i32").write_bytes(b"\x01\x00\x00\x00" * 5)
+
+empty = tmp / "empty.txt"
+empty.write_text("  \n\n\t\n")
+notab = tmp / "notab.tsv"
+notab.write_text("good movie\tpositive\nno tab here\n")
+unknown = tmp / "unknown.tsv"
+unknown.write_text("good movie\tpositive\nso so\tneutral\n")
+bad = tmp / "bad.h5"
+CASES = [
+    ("missing input file", ["data", "--out", str(bad), str(tmp / "nope.txt")], "nope.txt': no such file"),
+    ("empty text", ["data", "--out", str(bad), str(empty)], "holds no text"),
+    ("seq_len < 2", ["data", "--seq-len", "1", "--out", str(bad), str(corpus)], "--seq-len 1"),
+    ("unknown label", ["data", "--task", "classification", "--labels", "negative,positive",
+                       "--out", str(bad), str(unknown)], "unknown.tsv:2: unknown label 'neutral'"),
+    ("duplicate label initials", ["data", "--task", "classification", "--labels", "negative,neutral",
+                                  "--out", str(bad), str(tsv)], "share the initial 'n'"),
+    ("TSV line without a tab", ["data", "--task", "classification", "--labels", "negative,positive",
+                                "--out", str(bad), str(notab)], "notab.tsv:2: expected text<TAB>label"),
+    ("classification without --labels", ["data", "--task", "classification", "--out", str(bad), str(tsv)],
+     "needs --labels"),
+    ("bad validation fraction", ["data", "--validation-fraction", "1.5", "--out", str(bad), str(corpus)],
+     "--validation-fraction 1.5"),
+    ("unknown task", ["data", "--task", "chat", "--out", str(bad), str(corpus)], "--task"),
+    ("missing --out", ["data", str(corpus)], "--out is required"),
+    ("token file not whole rows", ["data", "--tokens", "--seq-len", "16", "--out", str(bad),
+                                   str(tmp / "short.i32")], "not a whole number of int32 rows"),
+]
+for name, argv, fragment in CASES:
+    expect_failure(name, argv, fragment, must_not_exist=bad)
+
+
+def eval_check(pattern):
+    def check(out):
+        last = out[-1] if out else ""
+        return [] if re.match(pattern, last) else [f"last line: {last!r}"]
+    return check
+
+
+deck = str(INPUTS / "demo.toml")
+expect_success(f"eval demo.toml on the lm dataset ({args.ranks} ranks)",
+               ["eval", deck, f"data.path={lm}"], eval_check(r"^eval: loss=\d+\.\d+ tokens=\d+ "))
+expect_success(f"eval demo.toml on the classification dataset ({args.ranks} ranks)",
+               ["eval", deck, f"data.path={cls}", "data.task=classification"],
+               eval_check(r"^eval: loss=\d+\.\d+ sequences=\d+ accuracy="))
+for shipped in ("demo_lm.h5", "demo_cls.h5"):
+    path = INPUTS / "data" / shipped
+    size = path.stat().st_size if path.exists() else 0
+    report(f"shipped {shipped} exists and is small ({size} bytes)",
+           [] if 0 < size < 200_000 else ["missing or too large"])
+expect_success("eval demo.toml on the shipped demo_lm.h5",
+               ["eval", deck, f"data.path={INPUTS / 'data' / 'demo_lm.h5'}"],
+               eval_check(r"^eval: loss=\d+\.\d+ tokens=\d+ "))
+expect_failure("eval rejects a dataset of another seq_len",
+               ["eval", deck, f"data.path={forced}"], "seq_len = 16 but data.seq_len = 32")
+
+shutil.rmtree(tmp, ignore_errors=True)
+print(f"{'all passed' if not failed else f'{failed} failed'}")
+sys.exit(1 if failed else 0)
