@@ -5,12 +5,27 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/timer.hpp"
+#include "parallel/collective_guard.hpp"
 
 namespace zoptimus {
+
+namespace {
+// Open MPI hands every rank a pty, so isatty() says nothing about where mpirun's output goes;
+// draw the live bar only for a direct terminal run, or when asked (ZOPTIMUS_PROGRESS=bar).
+bool live_progress_bar() {
+  const char* force = std::getenv("ZOPTIMUS_PROGRESS");
+  if (force) return std::string(force) == "bar";
+  const bool launched = std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMI_SIZE") ||
+                        std::getenv("PMIX_RANK") || std::getenv("SLURM_PROCID");
+  return !launched && isatty(fileno(stdout));
+}
+}  // namespace
 
 Trainer::Trainer(const Config& config, ModelSession& session)
     : config_(config), session_(session), optimizer_(config, session) {}
@@ -44,8 +59,9 @@ std::string Trainer::save_checkpoint(const CheckpointSeries& series, std::int64_
 TrainSummary Trainer::run(std::int64_t first_step, RunLog* log_file,
                           const CheckpointSeries* series) {
   const RunConfig& rc = config_.run;
-  const bool tty = log::rank() == 0 && isatty(fileno(stdout));
+  const bool tty = log::rank() == 0 && live_progress_bar();
   TrainSummary s;
+  if (first_step < rc.steps) s.initial_eval_loss = evaluate(first_step, log_file).loss;
   Timer total;
   double tokens_done = 0;
   int bad_in_a_row = 0;
