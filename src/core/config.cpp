@@ -3,6 +3,7 @@
 #include "core/config.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -176,6 +177,14 @@ Config load_config(const std::string& deck_path, const std::vector<std::string>&
   text << in.rdbuf();
   Config config = parse_config(text.str(), deck_path, overrides);
   config.deck_path = deck_path;
+  // A relative data.path written in a deck is relative to the deck's directory, so shipped
+  // decks work from any working directory; one given as an override stays relative to it.
+  bool overridden = false;
+  for (const auto& o : overrides) overridden = overridden || o.rfind("data.path=", 0) == 0;
+  const std::filesystem::path data(config.data.path);
+  if (!overridden && !config.data.path.empty() && data.is_relative())
+    config.data.path =
+        (std::filesystem::path(deck_path).parent_path() / data).lexically_normal().string();
   return config;
 }
 

@@ -1,6 +1,8 @@
 // Input-deck parsing: defaults, values, overrides, and the messages for bad input.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "core/config.hpp"
@@ -111,6 +113,17 @@ TEST(Config, BadInputNamesTheProblem) {
   expect_error("", {"optim.lr=abc"}, {"override", "optim.lr", "\"abc\""});
   expect_error("", {"model.layers=0"}, {"override", "model.layers"});
   expect_error("[parallel]\nmode = \"2d\"\nt = 2\n", {}, {"parallel.t"});
+}
+
+TEST(Config, DataPathIsRelativeToTheDeck) {
+  const std::string dir = ::testing::TempDir() + "zoptimus_deck_dir";
+  std::filesystem::create_directories(dir);
+  const std::string deck = dir + "/deck.toml";
+  std::ofstream(deck) << "[data]\npath = \"data/set.h5\"\n";
+  EXPECT_EQ(load_config(deck, {}).data.path, dir + "/data/set.h5");
+  EXPECT_EQ(load_config(deck, {"data.path=other.h5"}).data.path, "other.h5");  // cwd-relative
+  std::ofstream(deck) << "[data]\npath = \"/abs/set.h5\"\n";
+  EXPECT_EQ(load_config(deck, {}).data.path, "/abs/set.h5");
 }
 
 TEST(Config, MissingFileIsAnError) {
