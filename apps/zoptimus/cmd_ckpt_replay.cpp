@@ -91,6 +91,7 @@ int ckpt_replay(const std::vector<std::string>& raw) {
       s.active_layers.assign(r.active_layers.begin(), r.active_layers.end());
       s.lr = r.lr;
       s.skipped = r.skipped;
+      s.anderson = r.anderson_coeffs;
       steps.push_back(std::move(s));
     }
     if (steps.empty()) fail("{}: the run log holds no steps", args.run_log);

@@ -201,6 +201,17 @@ void validate_config(const Config& c) {
       c.optim.active_layers != static_cast<int>(c.optim.active_layers))
     fail("optim.active_layers = {} must be a whole number of layers (>= 1) or a fraction (< 1)",
          c.optim.active_layers);
+  const auto& a = c.optim.anderson;
+  if (a.m > 0 && (c.optim.weight_decay != 0 || c.optim.momentum != 0))
+    fail(
+        "optim.anderson.m = {} needs optim.weight_decay = 0 and optim.momentum = 0 (the "
+        "extrapolation mixes ZO directions; decay and momentum are not in their span)",
+        a.m);
+  if (a.m > 0 && (a.m + 1) * c.optim.n_perturb > 32)
+    fail(
+        "optim.anderson.m = {} with optim.n_perturb = {} mixes {} directions per step; at most "
+        "32 are supported",
+        a.m, c.optim.n_perturb, (a.m + 1) * c.optim.n_perturb);
   if (c.parallel.mode == "2d" && c.parallel.t != 0)
     fail("parallel.t = {} is set but parallel.mode = \"2d\"; use parallel.q for the 2D mesh side",
          c.parallel.t);

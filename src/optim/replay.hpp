@@ -19,6 +19,9 @@ struct ReplayStep {
   std::vector<int> active_layers;  // LeZO subset; empty = all
   double lr = 0;
   bool skipped = false;
+  // Anderson: [anchor step, directions D, then D coefficients of x_{k+1} - x_k] over the
+  // directions of steps anchor..step (n_perturb each, in order); empty for a plain step.
+  std::vector<double> anderson;
 };
 
 // Applies the steps in order to `params` (which must hold the run's initial weights).

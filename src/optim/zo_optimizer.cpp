@@ -22,6 +22,9 @@ ZoOptimizer::ZoOptimizer(const Config& config, ModelSession& session)
   weights_ = std::make_unique<ZoWeights>(session.model().params(), o.eps, o.weight_decay,
                                          o.momentum, std::vector<float>{});
   thresholds_ready_ = o.method != "sparse_mezo";
+  if (o.anderson.m > 0 || o.anderson.beta != 1.0)
+    anderson_ =
+        std::make_unique<AndersonMixer>(config, session.model().params(), session.mesh().world());
 }
 
 void ZoOptimizer::ensure_thresholds() {
@@ -75,7 +78,13 @@ ZoStepResult ZoOptimizer::step(std::int64_t t) {
     update.coeffs.push_back(g / o.n_perturb);
   }
   r.seed = r.seeds.front();
-  if (!r.skipped) weights_->defer_update(std::move(update));
+  if (r.skipped) return r;
+  if (anderson_) {
+    update = anderson_->next(t, r.seeds, r.projected_grad, r.lr, r.loss(), active,
+                             weights_->thresholds());
+    r.anderson = anderson_->logged();
+  }
+  weights_->defer_update(std::move(update));
   return r;
 }
 

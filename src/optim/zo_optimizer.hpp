@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "io/checkpoint.hpp"
+#include "optim/anderson.hpp"
 #include "optim/zo_weights.hpp"
 #include "train/model_session.hpp"
 
@@ -20,6 +21,7 @@ struct ZoStepResult {
   std::vector<std::uint64_t> seeds;  // every perturbation's seed
   std::vector<double> loss_plus, loss_minus, projected_grad;
   std::vector<int> active_layers;  // LeZO subset (empty: all layers)
+  std::vector<double> anderson;    // Anderson update for replay (empty: plain step)
   double lr = 0;
   double tokens = 0;     // target tokens (or sequences) seen, all replicas
   bool skipped = false;  // a loss was NaN/Inf: no update
@@ -36,6 +38,7 @@ class ZoOptimizer {
   // Applies a pending update so that the stored parameters are current.
   void flush() { weights_->flush(); }
   ZoWeights& weights() { return *weights_; }
+  const AndersonMixer* anderson() const { return anderson_.get(); }
 
   // Optimizer state for a checkpoint taken after `completed_steps` steps (call flush()
   // first): Sparse thresholds; the momentum buffer goes in as an extra store.
@@ -52,6 +55,7 @@ class ZoOptimizer {
   const Config& config_;
   ModelSession& session_;
   std::unique_ptr<ZoWeights> weights_;
+  std::unique_ptr<AndersonMixer> anderson_;  // when optim.anderson.m > 0 or beta != 1
   bool thresholds_ready_ = true;
 };
 

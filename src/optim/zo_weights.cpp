@@ -41,6 +41,9 @@ void ZoWeights::defer_update(ZoUpdate update) {
     fail("internal error: a ZO update is deferred while another is pending");
   pending_ = std::move(update);
   if (pending_.active.empty()) pending_.active.assign(params_.size(), 1);
+  if (!pending_.seed_active.empty() && pending_.seed_active.size() != pending_.seeds.size())
+    fail("internal error: {} per-seed activity sets for {} seeds", pending_.seed_active.size(),
+         pending_.seeds.size());
   const int n = static_cast<int>(pending_.seeds.size());
   pending_seeds_ = Kokkos::View<std::uint64_t*, MemSpace>("zoptimus::pending_seeds", n);
   pending_coeffs_ = Kokkos::View<double*, MemSpace>("zoptimus::pending_coeffs", n);
@@ -120,10 +123,25 @@ void ZoWeights::process(int id, bool update, bool perturb, Matrix plus, Matrix m
   const int ncols = static_cast<int>(theta.extent(1));
   const std::uint64_t stream = static_cast<std::uint64_t>(id);
   const float h = thresholds_[id];
-  const bool do_update = update && pending_.active[id];
+  bool do_update = update && pending_.active[id];
+  auto coeffs = pending_coeffs_;
+  if (update && !pending_.seed_active.empty()) {
+    // Directions that did not touch this tensor contribute nothing (and cost no RNG: their
+    // coefficient is zero, and the kernel skips zero coefficients).
+    const int ns = static_cast<int>(pending_.seeds.size());
+    if (tensor_coeffs_.extent(0) < static_cast<std::size_t>(ns))
+      tensor_coeffs_ = Kokkos::View<double*, MemSpace>("zoptimus::tensor_coeffs", ns);
+    auto host = Kokkos::create_mirror_view(tensor_coeffs_);
+    do_update = false;
+    for (int p = 0; p < ns; ++p) {
+      host(p) = pending_.seed_active[p][id] ? pending_.coeffs[p] : 0.0;
+      do_update = do_update || host(p) != 0.0;
+    }
+    Kokkos::deep_copy(tensor_coeffs_, host);
+    coeffs = tensor_coeffs_;
+  }
   const int n = do_update ? static_cast<int>(pending_.seeds.size()) : 0;
   const auto seeds = pending_seeds_;
-  const auto coeffs = pending_coeffs_;
   const double lr = pending_.lr;
   const double lambda = t.weight_decay ? weight_decay_ : 0.0;
   const double mu = momentum_;
@@ -155,6 +173,7 @@ void ZoWeights::process(int id, bool update, bool perturb, Matrix plus, Matrix m
           double d[4];
           for (int e = 0; e < 4; ++e) d[e] = lambda * th[e];
           for (int p = 0; p < n; ++p) {
+            if (coeffs(p) == 0.0) continue;
             const Normal4 z = philox_normal4(seeds(p), stream, quad);
             for (int e = 0; e < 4; ++e)
               if (th[e] <= h && -th[e] <= h) d[e] += coeffs(p) * z.v[e];

@@ -19,9 +19,12 @@
 namespace zoptimus {
 
 struct ZoUpdate {
-  std::vector<std::uint64_t> seeds;  // one per perturbation of the step
-  std::vector<double> coeffs;        // g_p / n
+  std::vector<std::uint64_t> seeds;  // one per direction (perturbation) to apply
+  std::vector<double> coeffs;        // g_p / n for a plain step; Anderson's mixing coefficients
   std::vector<char> active;          // per tensor id: was it perturbed in that step
+  // Optional, per seed and tensor id: directions from different steps (Anderson + LeZO) live
+  // on different layer subsets. Overrides `active` when given.
+  std::vector<std::vector<char>> seed_active;
   double lr = 0;
 };
 
@@ -72,6 +75,7 @@ class ZoWeights : public WeightSource {
   std::vector<char> applied_;  // per tensor: pending update already applied
   Kokkos::View<std::uint64_t*, MemSpace> pending_seeds_;
   Kokkos::View<double*, MemSpace> pending_coeffs_;
+  Kokkos::View<double*, MemSpace> tensor_coeffs_;  // pending_coeffs_ masked per seed_active
 
   Vector buffers_[2][kMaxStreams];  // two slots (weight + bias) per stream
   // Blocks used more than once per pass (the tied embedding: lookup and head) are generated

@@ -89,6 +89,7 @@ TrainSummary Trainer::run(std::int64_t first_step, RunLog* log_file,
       rec.rng_seconds = optimizer_.weights().generate_seconds() - gen0;
       rec.skipped = r.skipped;
       rec.active_layers.assign(r.active_layers.begin(), r.active_layers.end());
+      rec.anderson_coeffs = r.anderson;
       log_file->append(rec);
     }
     ++s.steps;

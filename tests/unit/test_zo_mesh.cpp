@@ -21,10 +21,14 @@ using namespace zoptimus::testing;
 TEST(Zo, TrajectoriesAreMeshInvariant) {
   int world;
   MPI_Comm_size(MPI_COMM_WORLD, &world);
-  for (const std::string method : {"mezo", "sparse_mezo", "lezo"}) {
-    Config c = base_config(method);
+  for (const std::string method : {"mezo", "sparse_mezo", "lezo", "mezo+anderson"}) {
+    Config c = base_config(method.substr(0, method.find('+')));
     c.optim.eps = 1e-2;
     c.optim.lr = 1e-3;
+    if (method.find("+anderson") != std::string::npos) {
+      c.optim.weight_decay = 0;
+      c.optim.anderson.m = 2;  // exact Gram: one allreduce of the direction inner products
+    }
     const std::vector<ZoStepResult> ref = run_steps(c, MPI_COMM_SELF, MeshShape{});
     for (const MeshShape& shape : meshes_for(world)) {
       on_first_ranks(shape.world_size(), [&](MPI_Comm comm) {

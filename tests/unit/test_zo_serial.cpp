@@ -9,6 +9,7 @@
 #include <set>
 
 #include "kernels/philox_normal.hpp"
+#include "optim/anderson.hpp"
 #include "optim/replay.hpp"
 #include "optim/sparse_threshold.hpp"
 #include "support/zo_test_support.hpp"
@@ -164,24 +165,163 @@ TEST(Zo, SparseAndLezoTouchExactlyWhatTheyShould) {
 
 // Replaying the logged steps from the initial weights rebuilds the trained weights bit for bit.
 TEST(Zo, ReplayRebuildsTheWeightsBitForBit) {
-  for (const std::string method : {"mezo", "sparse_mezo", "lezo"}) {
-    Config c = base_config(method);
+  for (const std::string variant :
+       {"mezo", "sparse_mezo", "lezo", "mezo+anderson", "lezo+anderson"}) {
+    const bool anderson = variant.find("+anderson") != std::string::npos;
+    Config c = base_config(variant.substr(0, variant.find('+')));
     c.optim.n_perturb = 2;
-    c.optim.momentum = method == "mezo" ? 0.9 : 0.0;
+    c.optim.momentum = variant == "mezo" ? 0.9 : 0.0;
     c.run.steps = 10;
+    if (anderson) {
+      c.optim.weight_decay = 0;
+      c.optim.anderson.m = 2;
+      c.optim.anderson.beta = 0.8;
+    }
     Mesh mesh(MPI_COMM_SELF, MeshShape{});
     ModelSession trained(c, mesh);
     ZoOptimizer opt(c, trained);
     std::vector<ReplayStep> log;
     for (int t = 0; t < c.run.steps; ++t) {
       const ZoStepResult r = opt.step(t);
-      log.push_back({r.step, r.seeds, r.projected_grad, r.active_layers, r.lr, r.skipped});
+      log.push_back(
+          {r.step, r.seeds, r.projected_grad, r.active_layers, r.lr, r.skipped, r.anderson});
     }
     opt.flush();
     ModelSession fresh(c, mesh);  // initial weights from the same seed
     replay_trajectory(c, mesh, fresh.model().params(), log);
-    EXPECT_EQ(snapshot(fresh.model().params()), snapshot(trained.model().params())) << method;
+    EXPECT_EQ(snapshot(fresh.model().params()), snapshot(trained.model().params())) << variant;
   }
+}
+
+// Anderson with m = 0 is MeZO, bit for bit.
+TEST(Zo, AndersonWithEmptyWindowIsMezo) {
+  Config c = base_config("mezo");
+  c.optim.weight_decay = 0;
+  c.run.steps = 8;
+  Config a = c;
+  a.optim.anderson.m = 0;
+  a.optim.anderson.beta = 1.0;
+  Mesh mesh(MPI_COMM_SELF, MeshShape{});
+  ModelSession plain(c, mesh), mixed(a, mesh);
+  ZoOptimizer p(c, plain), m(a, mixed);
+  AndersonMixer mixer(a, mixed.model().params(), MPI_COMM_SELF);
+  for (int t = 0; t < c.run.steps; ++t) {
+    const ZoStepResult rp = p.step(t), rm = m.step(t);
+    EXPECT_EQ(rp.loss_plus, rm.loss_plus);
+    EXPECT_EQ(rp.loss_minus, rm.loss_minus);
+    const ZoUpdate u = mixer.next(t, rp.seeds, rp.projected_grad, rp.lr, rp.loss(), {}, {});
+    EXPECT_EQ(u.lr, rp.lr);
+    EXPECT_EQ(u.coeffs[0], rp.projected_grad[0] / c.optim.n_perturb);
+  }
+  p.flush();
+  m.flush();
+  EXPECT_EQ(snapshot(plain.model().params()), snapshot(mixed.model().params()));
+}
+
+// The compact Anderson (coefficients over regenerated directions, exact Gram) equals a plain
+// dense implementation of x_{k+1} = x_k + beta f_k - (dX + beta dF) gamma on explicit
+// parameter vectors, fed the same g's and the same restart decisions.
+TEST(Zo, CompactAndersonMatchesDenseAnderson) {
+  Config c = base_config("mezo");
+  c.model.vocab = 16, c.model.hidden = 8, c.model.heads = 2, c.model.layers = 1;
+  c.model.ffn = 16, c.model.max_positions = 8, c.data.batch = 2, c.data.seq_len = 6;
+  c.optim.weight_decay = 0;
+  c.optim.n_perturb = 2;
+  c.optim.anderson.m = 2;
+  c.optim.anderson.beta = 0.7;
+  c.optim.anderson.lambda = 1e-6;
+  c.run.steps = 10;
+  Mesh mesh(MPI_COMM_SELF, MeshShape{});
+  ModelSession session(c, mesh);
+  const ParameterStore& P = session.model().params();
+  auto flat = [&] {
+    std::vector<double> x;
+    for (const auto& t : P.tensors()) {
+      auto h = Kokkos::create_mirror_view_and_copy(HostSpace(), P.data(t.id));
+      for (std::int64_t i = 0; i < t.valid_rows(); ++i)
+        for (std::int64_t j = 0; j < t.valid_cols(); ++j) x.push_back(h(i, j));
+    }
+    return x;
+  };
+  auto direction = [&](std::uint64_t seed) {
+    std::vector<double> z;
+    for (const auto& t : P.tensors())
+      for (std::int64_t i = 0; i < t.valid_rows(); ++i)
+        for (std::int64_t j = 0; j < t.valid_cols(); ++j)
+          z.push_back(philox_normal(seed, t.id, i * t.cols + j));
+    return z;
+  };
+  std::vector<double> x = flat();
+  const std::size_t N = x.size();
+  ZoOptimizer opt(c, session);
+  std::vector<std::vector<double>> F, X;  // history of residuals and iterate differences
+  int restarts_seen = 0;
+  for (int k = 0; k < c.run.steps; ++k) {
+    const ZoStepResult r = opt.step(k);
+    std::vector<double> f(N, 0.0);
+    for (int p = 0; p < c.optim.n_perturb; ++p) {
+      const auto z = direction(r.seeds[p]);
+      for (std::size_t e = 0; e < N; ++e)
+        f[e] -= r.lr * r.projected_grad[p] / c.optim.n_perturb * z[e];
+    }
+    const int mk = std::min<int>(c.optim.anderson.m, static_cast<int>(F.size()));
+    std::vector<double> dx(N);
+    for (std::size_t e = 0; e < N; ++e) dx[e] = c.optim.anderson.beta * f[e];
+    const std::vector<double>& gamma = opt.anderson()->gamma();
+    if (mk > 0 && !gamma.empty()) {
+      // Dense least squares via normal equations, as in the design.
+      std::vector<std::vector<double>> dF(mk, std::vector<double>(N));
+      for (int j = 0; j < mk; ++j) {
+        const auto& older = F[F.size() - mk + j];
+        const auto& newer = j + 1 < mk ? F[F.size() - mk + j + 1] : f;
+        for (std::size_t e = 0; e < N; ++e) dF[j][e] = newer[e] - older[e];
+      }
+      std::vector<double> G(mk * mk), rhs(mk);
+      double norm = 0;
+      for (int a = 0; a < mk; ++a) {
+        for (std::size_t e = 0; e < N; ++e) rhs[a] += dF[a][e] * f[e];
+        for (int b = 0; b < mk; ++b) {
+          for (std::size_t e = 0; e < N; ++e) G[a * mk + b] += dF[a][e] * dF[b][e];
+          norm += G[a * mk + b] * G[a * mk + b];
+        }
+      }
+      for (int a = 0; a < mk; ++a) G[a * mk + a] += c.optim.anderson.lambda * std::sqrt(norm);
+      // 2x2 or 1x1 solve by Cramer's rule (independent of the implementation's elimination).
+      std::vector<double> g(mk);
+      if (mk == 1) g[0] = rhs[0] / G[0];
+      if (mk == 2) {
+        const double det = G[0] * G[3] - G[1] * G[2];
+        g[0] = (rhs[0] * G[3] - G[1] * rhs[1]) / det;
+        g[1] = (G[0] * rhs[1] - G[2] * rhs[0]) / det;
+      }
+      ASSERT_EQ(gamma.size(), g.size());
+      for (int j = 0; j < mk; ++j)
+        EXPECT_NEAR(gamma[j], g[j], 1e-6 * (1 + std::fabs(g[j]))) << "step " << k;
+      for (int j = 0; j < mk; ++j)
+        for (std::size_t e = 0; e < N; ++e)
+          dx[e] -= g[j] * (X[X.size() - mk + j][e] + c.optim.anderson.beta * dF[j][e]);
+    }
+    for (std::size_t e = 0; e < N; ++e) x[e] += dx[e];
+    F.push_back(f);
+    X.push_back(dx);
+    while (static_cast<int>(F.size()) > c.optim.anderson.m) F.erase(F.begin());
+    while (static_cast<int>(X.size()) > c.optim.anderson.m) X.erase(X.begin());
+    if (opt.anderson()->restarts() > restarts_seen) {  // follow the implementation's restarts
+      restarts_seen = opt.anderson()->restarts();
+      F.clear();
+      X.clear();
+    }
+  }
+  opt.flush();
+  const std::vector<double> got = flat();
+  double err = 0, scale = 0;
+  for (std::size_t e = 0; e < N; ++e)
+    err = std::max(err, std::fabs(got[e] - x[e])), scale = std::max(scale, std::fabs(x[e]));
+  std::printf(
+      "anderson: %zu parameters, %d steps, %d restarts, max |compact - dense| = %.2e (max |x| "
+      "%.2e)\n",
+      N, c.run.steps, restarts_seen, err, scale);
+  EXPECT_LE(err, 1e-5 * scale);
 }
 
 }  // namespace

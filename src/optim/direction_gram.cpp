@@ -1,0 +1,124 @@
+// Exact Gram matrix of regenerated directions (see direction_gram.hpp).
+#include "optim/direction_gram.hpp"
+
+#include <limits>
+
+#include "core/error.hpp"
+#include "kernels/philox_normal.hpp"
+
+namespace zoptimus {
+
+namespace {
+
+using SeedView = Kokkos::View<std::uint64_t*, MemSpace>;
+
+// One work item per aligned quad of global indices in a local row (as in the ZO update
+// kernel); sums z_a z_b over the valid, masked entries into K (K + 1) / 2 accumulators.
+struct GramPass {
+  using value_type = double[];
+  using size_type = int;
+  int value_count;
+  Matrix theta;
+  SeedView seeds;
+  int k;
+  std::uint64_t stream;
+  std::int64_t r0, c0, gcols;
+  int vr, vc, ncols, quads;
+  float h;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const int item, value_type sums) const {
+    const int i = item / quads, q = item % quads;
+    const std::int64_t g_row = (r0 + i) * gcols + c0;
+    const int off = static_cast<int>(g_row & 3);
+    const int j0 = 4 * q - off;
+    if (i >= vr || j0 >= vc || j0 + 3 < 0) return;
+    const std::uint64_t quad = static_cast<std::uint64_t>((g_row - off) / 4 + q);
+    bool use[4];
+    bool any = false;
+    for (int e = 0; e < 4; ++e) {
+      const int j = j0 + e;
+      use[e] = j >= 0 && j < vc && theta(i, j) <= h && -theta(i, j) <= h;
+      any = any || use[e];
+    }
+    if (!any) return;
+    float z[kMaxGramDirections][4];
+    for (int a = 0; a < k; ++a) {
+      const Normal4 n = philox_normal4(seeds(a), stream, quad);
+      for (int e = 0; e < 4; ++e) z[a][e] = use[e] ? n.v[e] : 0.0f;
+    }
+    int slot = 0;
+    for (int a = 0; a < k; ++a)
+      for (int b = a; b < k; ++b, ++slot) {
+        double s = 0;
+        for (int e = 0; e < 4; ++e) s += static_cast<double>(z[a][e]) * z[b][e];
+        sums[slot] += s;
+      }
+  }
+  KOKKOS_INLINE_FUNCTION void init(value_type sums) const {
+    for (int s = 0; s < value_count; ++s) sums[s] = 0;
+  }
+  KOKKOS_INLINE_FUNCTION void join(value_type dst, const value_type src) const {
+    for (int s = 0; s < value_count; ++s) dst[s] += src[s];
+  }
+#if KOKKOS_VERSION < 30700
+  KOKKOS_INLINE_FUNCTION void join(volatile value_type dst, const volatile value_type src) const {
+    for (int s = 0; s < value_count; ++s) dst[s] += src[s];
+  }
+#endif
+};
+
+}  // namespace
+
+std::vector<double> direction_gram(const ParameterStore& params,
+                                   const std::vector<std::uint64_t>& seeds,
+                                   const std::vector<std::vector<char>>& active,
+                                   const std::vector<float>& thresholds, MPI_Comm world) {
+  const int K = static_cast<int>(seeds.size());
+  if (K > kMaxGramDirections)
+    fail(
+        "Anderson: {} directions in the window exceed the limit of {}; lower optim.anderson.m "
+        "or optim.n_perturb",
+        K, kMaxGramDirections);
+  std::vector<double> gram(static_cast<std::size_t>(K) * K, 0.0);
+  for (const auto& t : params.tensors()) {
+    if (!t.owns_block) continue;  // replicated blocks count once
+    // The directions living on this tensor.
+    std::vector<int> on;
+    for (int a = 0; a < K; ++a)
+      if (active.empty() || active[a][t.id]) on.push_back(a);
+    const int k = static_cast<int>(on.size());
+    if (k == 0) continue;
+    SeedView dev("zoptimus::gram_seeds", k);
+    auto host = Kokkos::create_mirror_view(dev);
+    for (int a = 0; a < k; ++a) host(a) = seeds[on[a]];
+    Kokkos::deep_copy(dev, host);
+    GramPass pass;
+    pass.value_count = k * (k + 1) / 2;
+    pass.theta = params.data(t.id);
+    pass.seeds = dev;
+    pass.k = k;
+    pass.stream = static_cast<std::uint64_t>(t.id);
+    pass.r0 = t.row_offset();
+    pass.c0 = t.col_offset();
+    pass.gcols = t.cols;
+    pass.vr = static_cast<int>(t.valid_rows());
+    pass.vc = static_cast<int>(t.valid_cols());
+    pass.ncols = static_cast<int>(t.local_cols());
+    pass.quads = (pass.ncols + 3) / 4 + 1;
+    pass.h = thresholds.empty() ? std::numeric_limits<float>::infinity() : thresholds[t.id];
+    Kokkos::View<double*, HostSpace> sums("zoptimus::gram_sums", pass.value_count);
+    Kokkos::parallel_reduce("zoptimus::direction_gram",
+                            Kokkos::RangePolicy<ExecSpace>(0, pass.vr * pass.quads), pass, sums);
+    Kokkos::fence();
+    int slot = 0;
+    for (int a = 0; a < k; ++a)
+      for (int b = a; b < k; ++b, ++slot) {
+        gram[on[a] * K + on[b]] += sums(slot);
+        if (a != b) gram[on[b] * K + on[a]] += sums(slot);
+      }
+  }
+  MPI_Allreduce(MPI_IN_PLACE, gram.data(), K * K, MPI_DOUBLE, MPI_SUM, world);
+  return gram;
+}
+
+}  // namespace zoptimus

@@ -1,0 +1,25 @@
+// Inner products of ZO directions: G[a][b] = z_a . z_b over every parameter entry, exactly,
+// by regenerating the directions (never stored) in one pass over the parameters, summed over
+// owned blocks and allreduced over the world: identical on every mesh.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <mpi.h>
+
+#include "model/parameter_store.hpp"
+
+namespace zoptimus {
+
+inline constexpr int kMaxGramDirections = 32;
+
+// seeds: the directions; active[a][tensor id]: whether direction a lives on that tensor
+// (empty: everywhere); thresholds: Sparse-MeZO masks evaluated on the current weights
+// (+inf: dense). Returns the symmetric K x K matrix, row-major. Collective over `world`.
+std::vector<double> direction_gram(const ParameterStore& params,
+                                   const std::vector<std::uint64_t>& seeds,
+                                   const std::vector<std::vector<char>>& active,
+                                   const std::vector<float>& thresholds, MPI_Comm world);
+
+}  // namespace zoptimus
