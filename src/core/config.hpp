@@ -49,6 +49,7 @@ struct OptimConfig {
   int warmup_steps = 0;
   double momentum = 0.0;
   double sparsity = 0.8;       // Sparse-MeZO: fraction of entries left out
+  int sparse_refresh = 0;      // Sparse-MeZO: recompute thresholds every N steps (0: once)
   double active_layers = 0.5;  // LeZO: count if >= 1, fraction of layers if < 1
   AndersonConfig anderson;
 };

@@ -122,6 +122,7 @@ const std::vector<FieldSpec>& deck_schema() {
       integer("optim.warmup_steps", ZO_FIELD(optim.warmup_steps), 0),
       real("optim.momentum", ZO_FIELD(optim.momentum), 0.0, 1.0, false, true),
       real("optim.sparsity", ZO_FIELD(optim.sparsity), 0.0, 1.0, false, true),
+      integer("optim.sparse_refresh", ZO_FIELD(optim.sparse_refresh), 0),
       real("optim.active_layers", ZO_FIELD(optim.active_layers), 0.0, kInf, true, false),
       integer("optim.anderson.m", ZO_FIELD(optim.anderson.m), 0, 64),
       real("optim.anderson.beta", ZO_FIELD(optim.anderson.beta), 0.0, kInf, true, false),

@@ -25,6 +25,9 @@ void replay_trajectory(const Config& config, const Mesh& mesh, ParameterStore& p
   std::map<std::int64_t, const ReplayStep*> by_step;
   for (const ReplayStep& s : steps) by_step[s.step] = &s;
   for (const ReplayStep& s : steps) {
+    if (o.method == "sparse_mezo" && o.sparse_refresh > 0 && s.step > 0 &&
+        s.step % o.sparse_refresh == 0)  // as the run did, from the weights at this step
+      weights.set_thresholds(sparse_thresholds(params, o.sparsity, mesh.world()));
     if (s.skipped) continue;
     if (!s.anderson.empty()) {
       // Anderson's update is a combination of the directions since its anchor.

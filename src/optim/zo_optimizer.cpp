@@ -47,6 +47,14 @@ std::vector<char> ZoOptimizer::active_tensors(const std::vector<int>& layers) co
 
 ZoStepResult ZoOptimizer::step(std::int64_t t) {
   ensure_thresholds();
+  const int refresh = config_.optim.sparse_refresh;
+  if (config_.optim.method == "sparse_mezo" && refresh > 0 && t > 0 && t % refresh == 0) {
+    // Thresholds from the current weights: entries that grew past the old threshold would
+    // otherwise stay frozen (matters when training from scratch).
+    weights_->flush();
+    weights_->set_thresholds(sparse_thresholds(session_.model().params(), config_.optim.sparsity,
+                                               session_.mesh().world()));
+  }
   const OptimConfig& o = config_.optim;
   ZoStepResult r;
   r.step = t;

@@ -172,6 +172,7 @@ TEST(Zo, ReplayRebuildsTheWeightsBitForBit) {
     c.optim.n_perturb = 2;
     c.optim.momentum = variant == "mezo" ? 0.9 : 0.0;
     c.run.steps = 10;
+    if (variant.find("+refresh") != std::string::npos) c.optim.sparse_refresh = 3;
     if (anderson) {
       c.optim.weight_decay = 0;
       c.optim.anderson.m = 2;
