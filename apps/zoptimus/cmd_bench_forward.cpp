@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "bench_support.hpp"
 #include "commands.hpp"
 #include "core/log.hpp"
 #include "core/memory.hpp"
@@ -37,12 +38,6 @@ double bare_sgemm_gflops(const std::vector<Shape>& shapes, int reps) {
     flops += 2.0 * s.m * s.k * s.n * reps;
   }
   return flops / seconds / 1e9;
-}
-
-double max_over_ranks(double v) {
-  double out = 0;
-  MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-  return out;
 }
 
 }  // namespace

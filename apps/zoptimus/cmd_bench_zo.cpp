@@ -3,20 +3,13 @@
 // forward compute (GEMM / other), perturbation + fused update generation, and communication.
 #include <mpi.h>
 
+#include "bench_support.hpp"
 #include "commands.hpp"
 #include "core/log.hpp"
 #include "core/timer.hpp"
 #include "optim/zo_optimizer.hpp"
 
 namespace zoptimus::app {
-
-namespace {
-double max_over_ranks(double v) {
-  double out = 0;
-  MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-  return out;
-}
-}  // namespace
 
 int bench_zo(const RunSetup& setup, int reps) {
   const Config& cfg = setup.config;
