@@ -2,6 +2,7 @@
 #include "optim/anderson.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
 #include "core/error.hpp"
@@ -198,6 +199,79 @@ ZoUpdate AndersonMixer::next(std::int64_t step, const std::vector<std::uint64_t>
   if (step - anchor_step_ + 1 >= 2 * w) restart_now = true;  // bound the span of directions
   if (restart_now) restart();
   return u;
+}
+
+void AndersonMixer::save(std::map<std::string, std::vector<double>>& reals,
+                         std::map<std::string, std::vector<std::int64_t>>& integers) const {
+  const std::size_t D = dirs_.size();
+  std::vector<std::int64_t> meta = {anchor_step_, restarts_, static_cast<std::int64_t>(D),
+                                    static_cast<std::int64_t>(f_.size()),
+                                    static_cast<std::int64_t>(dx_.size())};
+  std::vector<std::int64_t> dirs, active;
+  for (const Direction& d : dirs_) {
+    std::int64_t seed;
+    std::memcpy(&seed, &d.seed, sizeof seed);  // uint64 stored bit for bit in an int64
+    dirs.insert(dirs.end(), {d.step, seed, d.active.empty() ? 0 : 1});
+    for (char a : d.active) active.push_back(a);
+  }
+  std::vector<double> f, dx;
+  for (const auto& v : f_) f.insert(f.end(), v.begin(), v.end());
+  for (const auto& v : dx_) dx.insert(dx.end(), v.begin(), v.end());
+  integers["anderson_meta"] = meta;
+  integers["anderson_dirs"] = dirs;
+  integers["anderson_active"] = active;
+  reals["anderson_f"] = f;
+  reals["anderson_dx"] = dx;
+  reals["anderson_losses"] = std::vector<double>(losses_.begin(), losses_.end());
+}
+
+void AndersonMixer::load(const std::map<std::string, std::vector<double>>& reals,
+                         const std::map<std::string, std::vector<std::int64_t>>& integers) {
+  auto meta_it = integers.find("anderson_meta");
+  if (meta_it == integers.end()) return;  // saved without Anderson: start with no history
+  auto get_i = [&](const char* k) -> const std::vector<std::int64_t>& {
+    auto it = integers.find(k);
+    if (it == integers.end()) fail("checkpoint: Anderson state lacks /optim/{}", k);
+    return it->second;
+  };
+  auto get_r = [&](const char* k) -> const std::vector<double>& {
+    auto it = reals.find(k);
+    if (it == reals.end()) fail("checkpoint: Anderson state lacks /optim/{}", k);
+    return it->second;
+  };
+  const auto& meta = meta_it->second;
+  const auto& dirs = get_i("anderson_dirs");
+  const auto& active = get_i("anderson_active");
+  const auto& f = get_r("anderson_f");
+  const auto& dx = get_r("anderson_dx");
+  const auto& losses = get_r("anderson_losses");
+  if (meta.size() != 5)
+    fail("checkpoint: /optim/anderson_meta has {} entries, expected 5", meta.size());
+  const std::size_t D = meta[2], nf = meta[3], ndx = meta[4], T = params_.size();
+  if (dirs.size() != 3 * D || f.size() != nf * D || dx.size() != ndx * D)
+    fail("checkpoint: Anderson state sizes disagree ({} directions, {} and {} coefficients)", D,
+         f.size(), dx.size());
+  anchor_step_ = meta[0];
+  restarts_ = static_cast<int>(meta[1]);
+  dirs_.clear();
+  std::size_t a = 0;
+  for (std::size_t i = 0; i < D; ++i) {
+    Direction d;
+    d.step = dirs[3 * i];
+    std::memcpy(&d.seed, &dirs[3 * i + 1], sizeof d.seed);
+    if (dirs[3 * i + 2]) {
+      if (a + T > active.size()) fail("checkpoint: /optim/anderson_active is too short");
+      d.active.assign(active.begin() + a, active.begin() + a + T);
+      a += T;
+    }
+    dirs_.push_back(std::move(d));
+  }
+  f_.clear();
+  dx_.clear();
+  for (std::size_t i = 0; i < nf; ++i) f_.emplace_back(f.begin() + i * D, f.begin() + (i + 1) * D);
+  for (std::size_t i = 0; i < ndx; ++i)
+    dx_.emplace_back(dx.begin() + i * D, dx.begin() + (i + 1) * D);
+  losses_.assign(losses.begin(), losses.end());
 }
 
 }  // namespace zoptimus

@@ -14,6 +14,8 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <string>
 #include <vector>
 
 #include <mpi.h>
@@ -38,6 +40,13 @@ class AndersonMixer {
   // update just returned (empty for a plain step).
   const std::vector<double>& logged() const { return logged_; }
   const std::vector<double>& gamma() const { return gamma_; }
+
+  // The whole history (directions, residual and step coefficients, loss window, anchor) as
+  // checkpoint arrays, so a restart continues the same extrapolation.
+  void save(std::map<std::string, std::vector<double>>& reals,
+            std::map<std::string, std::vector<std::int64_t>>& integers) const;
+  void load(const std::map<std::string, std::vector<double>>& reals,
+            const std::map<std::string, std::vector<std::int64_t>>& integers);
   int restarts() const { return restarts_; }
 
  private:

@@ -109,6 +109,7 @@ CheckpointState ZoOptimizer::state(std::int64_t completed_steps) {
     const auto& h = weights_->thresholds();
     st.reals["sparse_thresholds"] = std::vector<double>(h.begin(), h.end());
   }
+  if (anderson_) anderson_->save(st.reals, st.integers);
   return st;
 }
 
@@ -125,6 +126,7 @@ ExtraStoresIn ZoOptimizer::extra_stores_in() {
 }
 
 void ZoOptimizer::restore(const CheckpointState& st) {
+  if (anderson_) anderson_->load(st.reals, st.integers);
   auto it = st.reals.find("sparse_thresholds");
   if (config_.optim.method == "sparse_mezo" && it != st.reals.end()) {
     if (it->second.size() != session_.model().params().size())
