@@ -5,18 +5,13 @@ exit on every rank, one error line naming the problem, within a few seconds (no 
 A valid deck run first shows that the failures come from the bad input, not the launcher.
 """
 import argparse
-import os
-import shlex
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
+from cli_support import Launcher, Tally, add_launcher_arguments
+
 parser = argparse.ArgumentParser()
-parser.add_argument("--zoptimus", required=True)
-parser.add_argument("--mpiexec", default="mpiexec")
-parser.add_argument("--mpiexec-flags", default="")
+add_launcher_arguments(parser)
 parser.add_argument("--ranks", type=int, default=4)
 parser.add_argument("--inputs", required=True, help="the repository's inputs/ folder")
 parser.add_argument("--time-limit", type=float, default=30.0,
@@ -59,54 +54,27 @@ CASES = [
     ("q with 1D mode", ["train", TINY, "parallel.mode=1d", "parallel.q=2"], "parallel.q"),
 ]
 
-flags = shlex.split(args.mpiexec_flags.replace(";", " "))
-env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-# Each rank reports its own exit status, so "non-zero on every rank" is checked directly.
-WRAP = 'r=0; "$0" "$@" || r=$?; echo "zoptimus-test rank ${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-?}} exit $r" >&2'
-
-
-def launch(argv):
-    cmd = [args.mpiexec, "-n", str(args.ranks), *flags, "sh", "-c", WRAP, args.zoptimus, *argv]
-    start = time.monotonic()
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
-    except subprocess.TimeoutExpired:
-        return None, None, [], 120.0
-    elapsed = time.monotonic() - start
-    exits = [int(l.rsplit(" ", 1)[1]) for l in p.stderr.splitlines() if l.startswith("zoptimus-test rank")]
-    other = [l for l in p.stderr.splitlines() if not l.startswith("zoptimus-test rank") and l.strip()]
-    return p, other, exits, elapsed
-
-
-failed = 0
-p, other, exits, elapsed = launch(["bench", "mesh", TINY])
-ok = p is not None and len(exits) == args.ranks and all(e == 0 for e in exits)
-print(f"{'ok  ' if ok else 'FAIL'} valid deck runs (exits {exits}, {elapsed:.1f}s)")
-if not ok and p is not None:
-    print(p.stdout, p.stderr)
-failed += not ok
+launcher = Launcher(args)
+tally = Tally()
+run = launcher.launch(args.ranks, ["bench", "mesh", TINY])
+ok = run.proc is not None and len(run.exits) == args.ranks and all(e == 0 for e in run.exits)
+tally.check(f"valid deck runs (exits {run.exits}, {run.seconds:.1f}s)", ok,
+            [run.proc.stdout, run.proc.stderr] if run.proc else [])
 
 for name, argv, fragment in CASES:
-    p, other, exits, elapsed = launch(argv)
+    run = launcher.launch(args.ranks, argv)
     problems = []
-    if p is None:
+    if run.proc is None:
         problems.append("hung (killed after 120 s)")
     else:
-        if len(exits) != args.ranks or any(e == 0 for e in exits):
-            problems.append(f"rank exits {exits}, expected {args.ranks} non-zero")
-        errors = [l for l in other if "error" in l]
-        if len(errors) != 1:
-            problems.append(f"{len(errors)} error lines, expected 1: {other}")
-        elif fragment not in errors[0]:
-            problems.append(f"error line lacks '{fragment}': {errors[0]}")
-        if elapsed > args.time_limit:
-            problems.append(f"took {elapsed:.1f}s > {args.time_limit}s")
-    shown = other[0] if other else ""
-    print(f"{'ok  ' if not problems else 'FAIL'} {name}: {shown} ({elapsed:.1f}s)")
-    for pr in problems:
-        print(f"       {pr}")
-    failed += bool(problems)
-
-total = len(CASES) + 1
-print(f"{total - failed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+        if len(run.exits) != args.ranks or any(e == 0 for e in run.exits):
+            problems.append(f"rank exits {run.exits}, expected {args.ranks} non-zero")
+        if len(run.errors) != 1:
+            problems.append(f"{len(run.errors)} error lines, expected 1: {run.other}")
+        elif fragment not in run.errors[0]:
+            problems.append(f"error line lacks '{fragment}': {run.errors[0]}")
+        if run.seconds > args.time_limit:
+            problems.append(f"took {run.seconds:.1f}s > {args.time_limit}s")
+    shown = run.other[0] if run.other else ""
+    tally.check(f"{name}: {shown} ({run.seconds:.1f}s)", not problems, problems)
+tally.finish()

@@ -9,7 +9,6 @@ error line naming the problem.
 """
 import argparse
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -19,36 +18,27 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from cli_support import Launcher, Tally, add_launcher_arguments
+
 parser = argparse.ArgumentParser()
-parser.add_argument("--zoptimus", required=True)
-parser.add_argument("--mpiexec", default="mpiexec")
-parser.add_argument("--mpiexec-flags", default="")
+add_launcher_arguments(parser)
 parser.add_argument("--ranks", type=int, default=4)
 parser.add_argument("--inputs", required=True, help="the repository's inputs/ folder")
 parser.add_argument("--h5dump", default=shutil.which("h5dump") or "")
 args = parser.parse_args()
 
 tmp = Path(tempfile.mkdtemp(prefix="zoptimus-ckpt-info-"))
-flags = shlex.split(args.mpiexec_flags.replace(";", " "))
-env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-WRAP = 'r=0; "$0" "$@" || r=$?; echo "zoptimus-test rank ${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-?}} exit $r" >&2'
-failed = 0
+launcher = Launcher(args)
+tally = Tally()
 
 
 def launch(argv):
-    cmd = [args.mpiexec, "-n", str(args.ranks), *flags, "sh", "-c", WRAP, args.zoptimus, *argv]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
-    exits = [int(l.rsplit(" ", 1)[1]) for l in p.stderr.splitlines() if l.startswith("zoptimus-test rank")]
-    errors = [l for l in p.stderr.splitlines() if "error" in l and not l.startswith("zoptimus-test")]
-    return p, exits, errors
+    run = launcher.launch(args.ranks, argv)
+    return run.proc, run.exits, run.errors
 
 
 def report(name, problems):
-    global failed
-    print(f"{'ok  ' if not problems else 'FAIL'} {name}")
-    for pr in problems:
-        print(f"       {pr}")
-    failed += bool(problems)
+    tally.check(name, not problems, problems)
 
 
 # A valid checkpoint, written on the mesh of N ranks.
@@ -135,5 +125,4 @@ for name, argv, fragment in CASES:
     report(f"{name}: {errors[0] if errors else ''}", problems)
 
 shutil.rmtree(tmp, ignore_errors=True)
-print(f"{'all passed' if not failed else f'{failed} failed'}")
-sys.exit(1 if failed else 0)
+tally.finish()

@@ -4,9 +4,7 @@ rank exits 0), refuses to overwrite, turns bad input into one error line and a n
 on every rank, writes files that h5py and `h5dump -H` read, and `zoptimus eval` runs on them.
 """
 import argparse
-import os
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -16,43 +14,31 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from cli_support import Launcher, Tally, add_launcher_arguments
+
 parser = argparse.ArgumentParser()
-parser.add_argument("--zoptimus", required=True)
-parser.add_argument("--mpiexec", default="mpiexec")
-parser.add_argument("--mpiexec-flags", default="")
+add_launcher_arguments(parser)
 parser.add_argument("--ranks", type=int, default=4)
 parser.add_argument("--inputs", required=True, help="the repository's inputs/ folder")
 args = parser.parse_args()
 
 INPUTS = Path(args.inputs)
 tmp = Path(tempfile.mkdtemp(prefix="zoptimus-data-cli-"))
-flags = shlex.split(args.mpiexec_flags.replace(";", " "))
-env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-# Each rank reports its own exit status, so "the same status on every rank" is checked directly.
-WRAP = 'r=0; "$0" "$@" || r=$?; echo "zoptimus-test rank ${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-?}} exit $r" >&2'
 SUMMARY = re.compile(r"^data: task=(\w+) train=(\d+) validation=(\d+) seq_len=(\d+) vocab=260 file=(.+)$")
 
-failed = 0
+launcher = Launcher(args)
+tally = Tally()
 
 
 def report(name, problems):
-    global failed
-    print(f"{'ok  ' if not problems else 'FAIL'} {name}")
-    for p in problems:
-        print(f"       {p}")
-    failed += bool(problems)
+    tally.check(name, not problems, problems)
 
 
 def launch(argv, ranks=None):
-    ranks = ranks or args.ranks
-    cmd = [args.mpiexec, "-n", str(ranks), *flags, "sh", "-c", WRAP, args.zoptimus, *argv]
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
-    except subprocess.TimeoutExpired:
+    run = launcher.launch(ranks or args.ranks, argv)
+    if run.proc is None:
         return None, [], [], []
-    exits = [int(l.rsplit(" ", 1)[1]) for l in p.stderr.splitlines() if l.startswith("zoptimus-test rank")]
-    errors = [l for l in p.stderr.splitlines() if not l.startswith("zoptimus-test rank") and l.strip()]
-    return p, p.stdout.splitlines(), errors, exits
+    return run.proc, run.proc.stdout.splitlines(), run.other, run.exits
 
 
 def expect_success(name, argv, check=None):
@@ -246,5 +232,4 @@ expect_failure("eval rejects a dataset of another seq_len",
                ["eval", deck, f"data.path={forced}"], "seq_len = 16 but data.seq_len = 32")
 
 shutil.rmtree(tmp, ignore_errors=True)
-print(f"{'all passed' if not failed else f'{failed} failed'}")
-sys.exit(1 if failed else 0)
+tally.finish()

@@ -2,7 +2,8 @@
 """`zoptimus --help` and `zoptimus <cmd> --help` print usage and exit 0."""
 import argparse
 import subprocess
-import sys
+
+from cli_support import Tally
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--zoptimus", required=True)
@@ -26,9 +27,7 @@ checks.append(("zoptimus without a subcommand exits non-zero", p.returncode != 0
 p = run(["--version"])
 checks.append(("zoptimus --version", p.returncode == 0 and "git" in p.stdout))
 
-failed = 0
+tally = Tally()
 for name, ok in checks:
-    print(f"{'ok  ' if ok else 'FAIL'} {name}")
-    failed += not ok
-print(f"{len(checks) - failed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+    tally.check(name, ok)
+tally.finish()

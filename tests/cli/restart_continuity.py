@@ -5,38 +5,28 @@ the same mesh, and within 1e-5 relative when the restart runs on another mesh (2
 come back from the checkpoint too. Losses are read from the runs' HDF5 run logs."""
 import argparse
 import os
-import shlex
-import subprocess
-import sys
 import tempfile
 
 import h5py
 import numpy as np
 
+from cli_support import Launcher, Tally, add_launcher_arguments
+
 parser = argparse.ArgumentParser()
-parser.add_argument("--zoptimus", required=True)
-parser.add_argument("--mpiexec", default="mpiexec")
-parser.add_argument("--mpiexec-flags", default="")
+add_launcher_arguments(parser)
 parser.add_argument("--deck", required=True)
 args = parser.parse_args()
+launcher = Launcher(args)
 
 N = 8
 COMMON = ["run.log_every=100", "run.eval_every=0", "run.eval_batches=1",
           "optim.method=sparse_mezo", "optim.momentum=0.9", "optim.schedule=constant",
           "optim.lr=1e-3", "optim.eps=1e-2"]
-flags = shlex.split(args.mpiexec_flags.replace(";", " "))
-env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
 tmp = tempfile.mkdtemp(prefix="zoptimus-restart-")
 
 
 def train(ranks, out, *extra):
-    cmd = [args.mpiexec, "-n", str(ranks), *flags, args.zoptimus, "train", args.deck, *COMMON,
-           f"io.out_dir={out}", *extra]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
-    if p.returncode != 0:
-        print(p.stdout, p.stderr)
-        sys.exit(f"FAIL: {' '.join(cmd)} exited {p.returncode}")
-    return p.stdout
+    return launcher.run(ranks, "train", args.deck, *COMMON, f"io.out_dir={out}", *extra)
 
 
 def losses(*logs):
@@ -72,9 +62,7 @@ with h5py.File(f"{a}/ckpt_{2 * N:08d}.h5") as fa, h5py.File(f"{b}/ckpt_{2 * N:08
                            for k in fa["optim/momentum"])))
 print(f"max relative l+ difference on the other mesh: "
       f"{np.max(np.abs(other_p / ref_p[N:] - 1)):.2e}")
-failed = 0
+tally = Tally()
 for name, ok in checks:
-    print(f"{'ok  ' if ok else 'FAIL'} {name}")
-    failed += not ok
-print(f"{len(checks) - failed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+    tally.check(name, ok)
+tally.finish()
