@@ -99,19 +99,32 @@ int ckpt_replay(const std::vector<std::string>& raw) {
   Mesh mesh(MPI_COMM_WORLD, shape);
   ModelSession session(config, mesh);  // initial weights from model.seed
   const std::string base = !args.base.empty() ? args.base : config.io.restart;
+  ReplayStart start;
+  ParameterStore momentum;  // the base's momentum buffer, when it has one
   if (!base.empty()) {
     if (base == "latest")
       fail_on_all_ranks(MPI_COMM_WORLD,
                         "ckpt replay: the run restarted from \"latest\"; give "
                         "the checkpoint it started from with --base");
-    const CheckpointState st = read_checkpoint(base, session.model().params(), mesh, config);
+    const bool has_momentum = run_collectively(
+        MPI_COMM_WORLD, [&] { return read_checkpoint_info(base).extra.count("momentum") > 0; });
+    ExtraStoresIn extra;
+    if (has_momentum && config.optim.momentum > 0) {
+      for (const auto& t : session.model().params().tensors()) momentum.add(t);
+      extra.emplace_back("momentum", &momentum);
+      start.momentum = &momentum;
+    }
+    const CheckpointState st = read_checkpoint(base, session.model().params(), mesh, config, extra);
     if (st.step != steps.front().step)
       fail_on_all_ranks(MPI_COMM_WORLD,
                         fmt::format("ckpt replay: base {} is at step {} but the log starts at "
                                     "step {}",
                                     base, st.step, steps.front().step));
+    // The run restored these from the base too (ZoOptimizer::restore).
+    auto h = st.reals.find("sparse_thresholds");
+    if (h != st.reals.end()) start.thresholds.assign(h->second.begin(), h->second.end());
   }
-  replay_trajectory(config, mesh, session.model().params(), steps);
+  replay_trajectory(config, mesh, session.model().params(), steps, start);
   CheckpointState st;
   st.step = steps.back().step + 1;
   st.text["replayed_from"] = args.run_log;

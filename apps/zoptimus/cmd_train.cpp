@@ -46,7 +46,16 @@ int run_train(const DeckArgs& args) {
   const CheckpointSeries series(cfg.io.out_dir, cfg.io.keep);
   std::int64_t first_step = 0;
   if (!cfg.io.restart.empty()) {
-    const std::string path = cfg.io.restart == "latest" ? series.latest() : cfg.io.restart;
+    // Rank 0 lists the directory and tells the others, so all restart from the same file.
+    std::string path = cfg.io.restart;
+    if (path == "latest") {
+      int rank = 0, len = 0;
+      MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+      if (rank == 0) path = series.latest(), len = static_cast<int>(path.size());
+      MPI_Bcast(&len, 1, MPI_INT, 0, MPI_COMM_WORLD);
+      path.resize(len);
+      MPI_Bcast(path.data(), len, MPI_CHAR, 0, MPI_COMM_WORLD);
+    }
     if (path.empty())
       fail_on_all_ranks(MPI_COMM_WORLD,
                         fmt::format("io.restart = \"latest\" but {} holds no checkpoint "

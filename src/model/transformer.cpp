@@ -296,13 +296,15 @@ std::vector<LossSums> Transformer::classification_loss(const std::vector<const B
     // Label-word rows of the tied embedding for this rank's hidden slice: each rank copies
     // the rows it holds, a sum over the ranks that split the vocabulary completes them.
     const int h_loc = static_cast<int>(act_[s].final_.extent(1));
-    auto E = Kokkos::create_mirror_view_and_copy(HostSpace(), E_dev[s]);
+    // Only the L label rows cross to the host, never the whole embedding block.
     std::vector<float> label_rows(static_cast<std::size_t>(L) * h_loc, 0.0f);
     const int v0 = embed_vocab_offset(), nv = embed_valid_vocab();
     for (int k = 0; k < L; ++k) {
       const int r = batch.label_words[k] - v0;
-      if (r >= 0 && r < nv)
-        for (int j = 0; j < h_loc; ++j) label_rows[k * h_loc + j] = E(r, j);
+      if (r < 0 || r >= nv) continue;
+      Kokkos::View<float*, HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> row(
+          label_rows.data() + static_cast<std::size_t>(k) * h_loc, h_loc);
+      Kokkos::deep_copy(row, Kokkos::subview(E_dev[s], r, Kokkos::ALL()));
     }
     comm_.allreduce_sum(two_d() ? Axis::Col : Axis::Row, label_rows.data(), label_rows.size());
 

@@ -57,6 +57,7 @@ AndersonMixer::AndersonMixer(const Config& config, const ParameterStore& params,
 void AndersonMixer::restart() {
   dirs_.clear();
   f_.clear();
+  f_steps_.clear();
   dx_.clear();
   losses_.clear();
   ++restarts_;
@@ -127,10 +128,12 @@ ZoUpdate AndersonMixer::next(std::int64_t step, const std::vector<std::uint64_t>
       for (std::size_t i = 0; i < D; ++i) dF[j][i] = newer[i] - older[i];
       dX[j] = dx_[dx_.size() - mk + j];
     }
-    // Only directions of the last mk + 1 steps appear in dF and f.
+    // Only the directions of the residuals in use (the last mk and this step's) appear in dF
+    // and f; skipped steps left no residual, so go by the residuals' own steps.
+    const std::int64_t oldest = f_steps_[f_steps_.size() - mk];
     std::vector<int> window;
     for (std::size_t i = 0; i < D; ++i)
-      if (dirs_[i].step >= step - mk) window.push_back(static_cast<int>(i));
+      if (dirs_[i].step >= oldest) window.push_back(static_cast<int>(i));
     const int K = static_cast<int>(window.size());
     const std::vector<double> M = gram(window, thresholds);
     // G = C^T M C and rhs = C^T M f with C the window rows of dF.
@@ -182,8 +185,9 @@ ZoUpdate AndersonMixer::next(std::int64_t step, const std::vector<std::uint64_t>
 
   // Remember this step, then apply the restart rules for the next one.
   f_.push_back(f);
+  f_steps_.push_back(step);
   dx_.push_back(dx);
-  while (static_cast<int>(f_.size()) > cfg_.m) f_.pop_front();
+  while (static_cast<int>(f_.size()) > cfg_.m) f_.pop_front(), f_steps_.pop_front();
   while (static_cast<int>(dx_.size()) > cfg_.m) dx_.pop_front();
   losses_.push_back(loss);
   const int w = cfg_.m + 1;
@@ -220,6 +224,7 @@ void AndersonMixer::save(std::map<std::string, std::vector<double>>& reals,
   integers["anderson_meta"] = meta;
   integers["anderson_dirs"] = dirs;
   integers["anderson_active"] = active;
+  integers["anderson_f_steps"] = std::vector<std::int64_t>(f_steps_.begin(), f_steps_.end());
   reals["anderson_f"] = f;
   reals["anderson_dx"] = dx;
   reals["anderson_losses"] = std::vector<double>(losses_.begin(), losses_.end());
@@ -245,10 +250,11 @@ void AndersonMixer::load(const std::map<std::string, std::vector<double>>& reals
   const auto& f = get_r("anderson_f");
   const auto& dx = get_r("anderson_dx");
   const auto& losses = get_r("anderson_losses");
+  const auto& f_steps = get_i("anderson_f_steps");
   if (meta.size() != 5)
     fail("checkpoint: /optim/anderson_meta has {} entries, expected 5", meta.size());
   const std::size_t D = meta[2], nf = meta[3], ndx = meta[4], T = params_.size();
-  if (dirs.size() != 3 * D || f.size() != nf * D || dx.size() != ndx * D)
+  if (dirs.size() != 3 * D || f.size() != nf * D || dx.size() != ndx * D || f_steps.size() != nf)
     fail("checkpoint: Anderson state sizes disagree ({} directions, {} and {} coefficients)", D,
          f.size(), dx.size());
   anchor_step_ = meta[0];
@@ -267,8 +273,10 @@ void AndersonMixer::load(const std::map<std::string, std::vector<double>>& reals
     dirs_.push_back(std::move(d));
   }
   f_.clear();
+  f_steps_.clear();
   dx_.clear();
   for (std::size_t i = 0; i < nf; ++i) f_.emplace_back(f.begin() + i * D, f.begin() + (i + 1) * D);
+  f_steps_.assign(f_steps.begin(), f_steps.end());
   for (std::size_t i = 0; i < ndx; ++i)
     dx_.emplace_back(dx.begin() + i * D, dx.begin() + (i + 1) * D);
   losses_.assign(losses.begin(), losses.end());

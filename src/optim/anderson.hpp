@@ -66,6 +66,7 @@ class AndersonMixer {
 
   std::vector<Direction> dirs_;         // directions since the anchor
   std::deque<std::vector<double>> f_;   // previous residuals over dirs_, newest last (<= m)
+  std::deque<std::int64_t> f_steps_;    // the step of each residual (skipped steps have none)
   std::deque<std::vector<double>> dx_;  // previous x_{i+1} - x_i over dirs_ (<= m)
   std::deque<double> losses_;           // (l+ + l-)/2 for the rise test
   std::int64_t anchor_step_ = 0;

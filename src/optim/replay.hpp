@@ -24,9 +24,17 @@ struct ReplayStep {
   std::vector<double> anderson;
 };
 
-// Applies the steps in order to `params` (which must hold the run's initial weights).
-// Sparse-MeZO thresholds are recomputed from those weights, exactly as the run did.
+// Optimizer state at the first replayed step, for runs that restarted from a checkpoint.
+struct ReplayStart {
+  std::vector<float> thresholds;             // Sparse-MeZO; empty: computed from the weights
+  const ParameterStore* momentum = nullptr;  // nullptr: zero velocity
+};
+
+// Applies the steps in order to `params` (which must hold the weights the logged run started
+// from). Sparse-MeZO thresholds come from `start` or, as the run did, from those weights.
+// Directions of steps before the log (an Anderson window reaching back past a restart) are
+// regenerated from the run seed, as the run generated them.
 void replay_trajectory(const Config& config, const Mesh& mesh, ParameterStore& params,
-                       const std::vector<ReplayStep>& steps);
+                       const std::vector<ReplayStep>& steps, const ReplayStart& start = {});
 
 }  // namespace zoptimus

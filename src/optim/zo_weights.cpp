@@ -141,6 +141,10 @@ void ZoWeights::process(int id, bool update, bool perturb, Matrix plus, Matrix m
     coeffs = tensor_coeffs_;
   }
   const int n = do_update ? static_cast<int>(pending_.seeds.size()) : 0;
+  if (n == 0 && !perturb) {  // e.g. a LeZO-inactive tensor whose last update missed it
+    if (update) applied_[id] = 1;
+    return;
+  }
   const auto seeds = pending_seeds_;
   const double lr = pending_.lr;
   const double lambda = t.weight_decay ? weight_decay_ : 0.0;

@@ -1,6 +1,8 @@
 // Collectives: thin, counted wrappers over MPI collectives on the mesh communicators.
 #include "parallel/collectives.hpp"
 
+#include <Kokkos_Core.hpp>
+
 #include <climits>
 #include <cstring>
 #include <utility>
@@ -92,6 +94,8 @@ int Collectives::size(Axis axis) const {
 
 void Collectives::bcast(Axis axis, float* data, std::size_t count, int root) {
   const int n = checked_count(count, "bcast");
+  // Device kernels may still be writing the buffer (GPU backends run asynchronously).
+  Kokkos::fence();
   const double t0 = MPI_Wtime();
   check_mpi(MPI_Bcast(data, n, MPI_FLOAT, root, comm(axis)), "MPI_Bcast");
   const double dt = MPI_Wtime() - t0;
@@ -103,6 +107,8 @@ void Collectives::bcast(Axis axis, float* data, std::size_t count, int root) {
 Request Collectives::ibcast(Axis axis, float* data, std::size_t count, int root) {
   const int n = checked_count(count, "ibcast");
   MPI_Request request = MPI_REQUEST_NULL;
+  // Device kernels may still be writing the buffer (GPU backends run asynchronously).
+  Kokkos::fence();
   const double t0 = MPI_Wtime();
   check_mpi(MPI_Ibcast(data, n, MPI_FLOAT, root, comm(axis), &request), "MPI_Ibcast");
   const CommBytes b = logical_bytes(CommKind::Bcast, bytes_of(count, sizeof(float)), size(axis),
@@ -114,6 +120,8 @@ Request Collectives::ibcast(Axis axis, float* data, std::size_t count, int root)
 void Collectives::allreduce(Axis axis, void* data, std::size_t count, std::size_t elem_bytes,
                             MPI_Datatype type, MPI_Op op) {
   const int n = checked_count(count, "allreduce");
+  // Device kernels may still be writing the buffer (GPU backends run asynchronously).
+  Kokkos::fence();
   const double t0 = MPI_Wtime();
   check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, n, type, op, comm(axis)), "MPI_Allreduce");
   const double dt = MPI_Wtime() - t0;
@@ -138,6 +146,8 @@ void Collectives::reduce_sum(Axis axis, const float* send, float* recv, std::siz
   const int n = checked_count(count, "reduce");
   const bool is_root = rank(axis) == root;
   const void* src = (is_root && send == recv) ? MPI_IN_PLACE : static_cast<const void*>(send);
+  // Device kernels may still be writing the buffer (GPU backends run asynchronously).
+  Kokkos::fence();
   const double t0 = MPI_Wtime();
   check_mpi(MPI_Reduce(src, recv, n, MPI_FLOAT, MPI_SUM, root, comm(axis)), "MPI_Reduce");
   const double dt = MPI_Wtime() - t0;
@@ -150,6 +160,8 @@ void Collectives::reduce_scatter_sum(Axis axis, const float* send, float* recv,
                                      std::size_t recv_count_per_rank) {
   const int n = checked_count(recv_count_per_rank, "reduce_scatter");
   const int p = size(axis);
+  // Device kernels may still be writing the buffer (GPU backends run asynchronously).
+  Kokkos::fence();
   const double t0 = MPI_Wtime();
   check_mpi(MPI_Reduce_scatter_block(send, recv, n, MPI_FLOAT, MPI_SUM, comm(axis)),
             "MPI_Reduce_scatter_block");
@@ -162,6 +174,8 @@ void Collectives::reduce_scatter_sum(Axis axis, const float* send, float* recv,
 void Collectives::allgather(Axis axis, const float* send, float* recv, std::size_t send_count) {
   const int n = checked_count(send_count, "allgather");
   const int p = size(axis);
+  // Device kernels may still be writing the buffer (GPU backends run asynchronously).
+  Kokkos::fence();
   const double t0 = MPI_Wtime();
   check_mpi(MPI_Allgather(send, n, MPI_FLOAT, recv, n, MPI_FLOAT, comm(axis)), "MPI_Allgather");
   const double dt = MPI_Wtime() - t0;
@@ -174,6 +188,7 @@ void Collectives::transpose_exchange(Axis axis, const float* send, float* recv, 
                                      int peer) {
   const int n = checked_count(count, "transpose_exchange");
   const bool self = peer == rank(axis);
+  Kokkos::fence();  // device kernels may still be writing `send`
   const double t0 = MPI_Wtime();
   if (self) {
     if (send != recv && count > 0) std::memcpy(recv, send, count * sizeof(float));

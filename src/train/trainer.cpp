@@ -65,6 +65,7 @@ TrainSummary Trainer::run(std::int64_t first_step, RunLog* log_file,
   Timer total;
   double tokens_done = 0;
   int bad_in_a_row = 0;
+  bool have_first = false;
   for (std::int64_t t = first_step; t < rc.steps; ++t) {
     const ForwardTimes f0 = session_.model().times();
     const double comm0 = session_.stats().total_seconds();
@@ -105,7 +106,7 @@ TrainSummary Trainer::run(std::int64_t first_step, RunLog* log_file,
             bad_in_a_row, rc.max_bad_steps);
     } else {
       bad_in_a_row = 0;
-      if (s.steps == 1) s.first_loss = r.loss();
+      if (!have_first) s.first_loss = r.loss(), have_first = true;
       s.last_loss = r.loss();
     }
     const double elapsed = total.seconds();
