@@ -129,7 +129,6 @@ void Transformer::embed(const Batch& batch, ConstMatrix table, StreamBuffers& a)
   for (int i = 0; i < batch_ * seq_; ++i) tokens_host(i) = batch.tokens[i];
   Kokkos::deep_copy(tokens_, tokens_host);
   embedding_partial(tokens_, table, embed_vocab_offset(), embed_valid_vocab(), embed_partial_);
-  Kokkos::fence();
   if (two_d()) {
     // Sum over the vocab blocks of the column, scattering batch blocks to their rows.
     comm_.reduce_scatter_sum(Axis::Col, embed_partial_.data(), a.x.data(), a.x.size());
@@ -142,7 +141,6 @@ void Transformer::embed(const Batch& batch, ConstMatrix table, StreamBuffers& a)
 void Transformer::layernorm(ConstMatrix x, ConstMatrix gamma, ConstMatrix beta, Matrix y) {
   layernorm_partial_stats(x, ln_stats_);
   if (two_d()) {
-    Kokkos::fence();
     comm_.allreduce_sum(Axis::Row, ln_stats_.data(), ln_stats_.size());
   }
   layernorm_apply(x, ln_stats_, dims_.hidden, gamma, beta, dims_.layernorm_eps, y);
@@ -158,19 +156,16 @@ void Transformer::all_layernorm(int n, Matrix StreamBuffers::*in, Matrix StreamB
 void Transformer::matmul(ConstMatrix x, ConstMatrix W, Matrix y, bool row_parallel) {
   Timer t;
   if (two_d()) {
-    const int q = mesh_.rows();
-    const std::int64_t M = static_cast<std::int64_t>(x.extent(0)) * q;
-    const std::int64_t K = static_cast<std::int64_t>(x.extent(1)) * q;
-    const std::int64_t N = static_cast<std::int64_t>(y.extent(1)) * q;
-    const SummaVariant v = summa_choice_ == SummaChoice::Standard ? SummaVariant::Standard
-                           : summa_choice_ == SummaChoice::WeightStationary
-                               ? SummaVariant::WeightStationary
-                               : choose_summa_variant(M, N, K, q);
-    summa_ab(comm_, v, x, W, y, summa_ws_);
+    if (summa_choice_ == SummaChoice::Auto)
+      summa_ab(comm_, x, W, y, summa_ws_);  // the variant that moves fewer bytes
+    else
+      summa_ab(comm_,
+               summa_choice_ == SummaChoice::Standard ? SummaVariant::Standard
+                                                      : SummaVariant::WeightStationary,
+               x, W, y, summa_ws_);
   } else {
     gemm(Trans::No, Trans::No, 1.0f, x, W, 0.0f, y);
     if (row_parallel) {
-      Kokkos::fence();
       comm_.allreduce_sum(Axis::Row, y.data(), y.size());
     }
   }
@@ -263,11 +258,9 @@ std::vector<LossSums> Transformer::lm_loss(const std::vector<const Batch*>& batc
       targets_host(t) = batches[s]->targets[token_offset_ + t];
     Kokkos::deep_copy(a.targets, targets_host);
     ce_partial_max(a.logits, valid, a.ce_max);
-    Kokkos::fence();
     comm_.allreduce_max(Axis::Row, a.ce_max.data(), a.ce_max.size());
     ce_partial_sumexp(a.logits, valid, a.ce_max, a.ce_sum);
     ce_partial_target(a.logits, a.targets, vocab_offset(), valid, a.ce_target);
-    Kokkos::fence();
     comm_.allreduce_sum(Axis::Row, a.ce_sum.data(), a.ce_sum.size());
     comm_.allreduce_sum(Axis::Row, a.ce_target.data(), a.ce_target.size());
     auto mx = Kokkos::create_mirror_view_and_copy(HostSpace(), a.ce_max);

@@ -19,7 +19,7 @@ struct TrainSummary {
   int steps = 0;
   int skipped = 0;
   double first_loss = 0, last_loss = 0;  // training loss (l+ + l-)/2 of the first/last step
-  double initial_eval_loss = 0;  // held-out loss before the first step of this run
+  double initial_eval_loss = 0;          // held-out loss before the first step of this run
   double eval_loss = 0, eval_accuracy = 0;
   double seconds = 0;
   double forward_seconds = 0, generate_seconds = 0, io_seconds = 0;
