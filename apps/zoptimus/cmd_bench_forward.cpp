@@ -10,7 +10,6 @@
 #include "core/log.hpp"
 #include "core/memory.hpp"
 #include "core/timer.hpp"
-#include "io/synthetic_data.hpp"
 #include "linalg/gemm.hpp"
 #include "train/model_session.hpp"
 
@@ -47,8 +46,7 @@ int bench_forward(const RunSetup& setup, int reps) {
   ModelSession session(cfg, *setup.mesh);
   Transformer& model = session.model();
   StoredWeights weights(model.params());
-  Batch batch =
-      synthetic_batch(cfg.data, cfg.model.vocab, setup.mesh->replica(), setup.mesh->shape().dp, 0);
+  const Batch batch = session.batches().train_batch(0);
   auto one_forward = [&] {
     model.forward(batch, weights);
     model.compute_logits(weights);

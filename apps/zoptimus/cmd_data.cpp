@@ -19,6 +19,7 @@
 #include "commands.hpp"
 #include "core/log.hpp"
 #include "io/token_dataset.hpp"
+#include "parallel/broadcast_string.hpp"
 #include "parallel/collective_guard.hpp"
 
 namespace zoptimus::app {
@@ -241,11 +242,8 @@ int run_data(const std::vector<std::string>& args) {
     }
   }
   // The other ranks wait for rank 0's outcome, so every rank exits with the same status.
-  int length = static_cast<int>(error.size());
-  MPI_Bcast(&length, 1, MPI_INT, 0, MPI_COMM_WORLD);
-  error.resize(length);
-  MPI_Bcast(error.data(), length, MPI_CHAR, 0, MPI_COMM_WORLD);
-  if (length > 0) fail_on_all_ranks(MPI_COMM_WORLD, "zoptimus data: " + error);
+  broadcast_string(error, 0, MPI_COMM_WORLD);
+  if (!error.empty()) fail_on_all_ranks(MPI_COMM_WORLD, "zoptimus data: " + error);
   log::info("{}", summary);
   return 0;
 }

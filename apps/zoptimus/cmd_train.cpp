@@ -8,6 +8,7 @@
 #include "core/log.hpp"
 #include "core/memory.hpp"
 #include "io/checkpoint.hpp"
+#include "parallel/broadcast_string.hpp"
 #include "parallel/collective_guard.hpp"
 #include "train/trainer.hpp"
 
@@ -24,10 +25,7 @@ std::string next_run_log_path(const std::string& out_dir) {
       path = fmt::format("{}/run_{}.h5", out_dir, n);
       if (!std::filesystem::exists(path)) break;
     }
-  int len = static_cast<int>(path.size());
-  MPI_Bcast(&len, 1, MPI_INT, 0, MPI_COMM_WORLD);
-  path.resize(len);
-  MPI_Bcast(path.data(), len, MPI_CHAR, 0, MPI_COMM_WORLD);
+  broadcast_string(path, 0, MPI_COMM_WORLD);
   return path;
 }
 }  // namespace
@@ -49,12 +47,10 @@ int run_train(const DeckArgs& args) {
     // Rank 0 lists the directory and tells the others, so all restart from the same file.
     std::string path = cfg.io.restart;
     if (path == "latest") {
-      int rank = 0, len = 0;
+      int rank = 0;
       MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-      if (rank == 0) path = series.latest(), len = static_cast<int>(path.size());
-      MPI_Bcast(&len, 1, MPI_INT, 0, MPI_COMM_WORLD);
-      path.resize(len);
-      MPI_Bcast(path.data(), len, MPI_CHAR, 0, MPI_COMM_WORLD);
+      path = rank == 0 ? series.latest() : std::string();
+      broadcast_string(path, 0, MPI_COMM_WORLD);
     }
     if (path.empty())
       fail_on_all_ranks(MPI_COMM_WORLD,

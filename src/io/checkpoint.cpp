@@ -1,6 +1,7 @@
 // Checkpoint writer and reader (layout in checkpoint.hpp); metadata and series live in
 // checkpoint_info.cpp.
 #include "io/checkpoint.hpp"
+#include "parallel/broadcast_string.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -26,13 +27,6 @@ int rank_of(MPI_Comm comm) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   return rank;
-}
-
-void broadcast(std::string& bytes, MPI_Comm comm) {
-  std::int64_t n = static_cast<std::int64_t>(bytes.size());
-  MPI_Bcast(&n, 1, MPI_INT64_T, 0, comm);
-  bytes.resize(static_cast<std::size_t>(n));
-  MPI_Bcast(bytes.data(), static_cast<int>(n), MPI_CHAR, 0, comm);
 }
 
 std::string utc_now() {
@@ -254,7 +248,7 @@ void write_checkpoint(const std::string& path, const ParameterStore& params, con
   });
   // Parallel HDF5 needs identical metadata on every rank: take rank 0's.
   std::string meta = root ? detail::pack_state(state, utc_now()) : std::string();
-  broadcast(meta, comm);
+  broadcast_string(meta, 0, comm);
   std::string created;
   const CheckpointState agreed = detail::unpack_state(meta, created);
   try {
@@ -293,7 +287,7 @@ CheckpointState read_checkpoint(const std::string& path, ParameterStore& params,
   } catch (const AgreedError& e) {
     fail_on_all_ranks(comm, e.what());
   }
-  broadcast(meta, comm);
+  broadcast_string(meta, 0, comm);
   run_collectively(comm, [&] {
     try {
       h5::PropList fapl = mpio_access(comm);

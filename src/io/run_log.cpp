@@ -1,5 +1,6 @@
 // RunLog: rank-0 HDF5 writer of the per-run log, and the serial trajectory reader.
 #include "io/run_log.hpp"
+#include "parallel/broadcast_string.hpp"
 
 #include <unistd.h>
 
@@ -370,10 +371,7 @@ std::vector<std::string> union_of_names(MPI_Comm comm,
     }
     for (const auto& name : names) joined += name + '\0';
   }
-  int joined_length = static_cast<int>(joined.size());
-  MPI_Bcast(&joined_length, 1, MPI_INT, 0, comm);
-  joined.resize(joined_length);
-  MPI_Bcast(joined.data(), joined_length, MPI_CHAR, 0, comm);
+  broadcast_string(joined, 0, comm);
   std::vector<std::string> names;
   for (std::size_t begin = 0; begin < joined.size();) {
     const std::size_t end = joined.find('\0', begin);

@@ -1,5 +1,6 @@
 // Agreement on failures across ranks.
 #include "parallel/collective_guard.hpp"
+#include "parallel/broadcast_string.hpp"
 
 #include <climits>
 
@@ -15,10 +16,8 @@ void agree_on_failure(MPI_Comm comm, bool failed, const std::string& message) {
   if (sum == 0) return;
   MPI_Allreduce(&counts[1], &neg_first, 1, MPI_INT, MPI_MAX, comm);
   const int first = -neg_first;
-  int length = rank == first ? static_cast<int>(message.size()) : 0;
-  MPI_Bcast(&length, 1, MPI_INT, first, comm);
-  std::string agreed = rank == first ? message : std::string(length, ' ');
-  MPI_Bcast(agreed.data(), length, MPI_CHAR, first, comm);
+  std::string agreed = rank == first ? message : std::string();
+  broadcast_string(agreed, first, comm);
   throw AgreedError(agreed, first, sum, size);
 }
 
