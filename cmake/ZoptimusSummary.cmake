@@ -2,7 +2,7 @@
 message(STATUS "")
 message(STATUS "zoptimus ${PROJECT_VERSION} (git ${ZOPTIMUS_GIT_HASH}) configuration")
 message(STATUS "  build type      : ${CMAKE_BUILD_TYPE}")
-message(STATUS "  C++ compiler    : ${CMAKE_CXX_COMPILER_ID} ${CMAKE_CXX_COMPILER_VERSION}")
+message(STATUS "  C++ compiler    : ${CMAKE_CXX_COMPILER_ID} ${CMAKE_CXX_COMPILER_VERSION} ${ZOPTIMUS_ARCH_FLAGS}")
 message(STATUS "  MPI             : ${ZOPTIMUS_MPI_FLAVOUR} (MPI ${MPI_CXX_VERSION}), launcher ${MPIEXEC_EXECUTABLE} ${MPIEXEC_PREFLAGS}")
 message(STATUS "  Kokkos          : ${ZOPTIMUS_KOKKOS_VERSION} (${ZOPTIMUS_KOKKOS_FLAVOUR}), devices ${ZOPTIMUS_KOKKOS_DEVICES}")
 message(STATUS "  HDF5            : ${HDF5_VERSION} (parallel: ${HDF5_IS_PARALLEL})")

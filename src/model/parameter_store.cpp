@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "kernels/philox_normal.hpp"
+#include "kernels/philox_normal_batch.hpp"
 
 namespace zoptimus {
 
@@ -53,20 +54,45 @@ void ParameterStore::initialize(std::uint64_t seed, float init_std) {
     const int vr = static_cast<int>(t.valid_rows()), vc = static_cast<int>(t.valid_cols());
     const InitKind kind = t.init;
     const std::uint64_t stream = static_cast<std::uint64_t>(t.id);
-    Kokkos::parallel_for(
-        "zoptimus::init_parameter",
-        Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {m.extent(0), m.extent(1)}),
-        KOKKOS_LAMBDA(const int i, const int j) {
-          float v = 0.0f;
-          if (i < vr && j < vc) {
-            if (kind == InitKind::Ones) v = 1.0f;
-            if (kind == InitKind::Normal) {
-              const std::uint64_t g = static_cast<std::uint64_t>(r0 + i) * gcols + (c0 + j);
-              v = init_std * philox_normal(seed, stream, g);
+    const int cols = static_cast<int>(m.extent(1));
+    if constexpr (Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace,
+                                             MemSpace>::accessible) {
+      // Host: batched rows, the same values as philox_normal (philox_normal_batch.hpp).
+      const int chunks = row_chunks(cols);
+      Kokkos::parallel_for("zoptimus::init_parameter_rows",
+                           Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>(
+                               0, static_cast<int>(m.extent(0)) * chunks),
+                           [=](const int item) {
+                             const int i = item / chunks;
+                             const RowChunk c =
+                                 row_chunk((r0 + i) * gcols + c0, item % chunks, cols);
+                             if (c.begin >= c.end) return;
+                             const int valid_end = i < vr ? std::min(c.end, vc) : c.begin;
+                             alignas(64) float z[kNormalBatch];
+                             if (kind == InitKind::Normal && valid_end > c.begin)
+                               philox_normal_batch(seed, stream, c.first_quad, z);
+                             for (int j = c.begin; j < valid_end; ++j)
+                               m(i, j) = kind == InitKind::Ones     ? 1.0f
+                                         : kind == InitKind::Normal ? init_std * z[j - c.base]
+                                                                    : 0.0f;
+                             for (int j = valid_end; j < c.end; ++j) m(i, j) = 0.0f;
+                           });
+    } else {
+      Kokkos::parallel_for(
+          "zoptimus::init_parameter",
+          Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {m.extent(0), m.extent(1)}),
+          KOKKOS_LAMBDA(const int i, const int j) {
+            float v = 0.0f;
+            if (i < vr && j < vc) {
+              if (kind == InitKind::Ones) v = 1.0f;
+              if (kind == InitKind::Normal) {
+                const std::uint64_t g = static_cast<std::uint64_t>(r0 + i) * gcols + (c0 + j);
+                v = init_std * philox_normal(seed, stream, g);
+              }
             }
-          }
-          m(i, j) = v;
-        });
+            m(i, j) = v;
+          });
+    }
   }
   Kokkos::fence();
 }
