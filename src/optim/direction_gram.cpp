@@ -1,10 +1,12 @@
 // Exact Gram matrix of regenerated directions (see direction_gram.hpp).
 #include "optim/direction_gram.hpp"
 
+#include <algorithm>
 #include <limits>
 
 #include "core/error.hpp"
 #include "kernels/philox_normal.hpp"
+#include "kernels/philox_normal_batch.hpp"
 
 namespace zoptimus {
 
@@ -67,6 +69,61 @@ struct GramPass {
 #endif
 };
 
+// Host form: batched row chunks (as in the row form of the ZO pass), so the generator
+// vectorizes; same sums up to the order of addition.
+struct GramRows {
+  using value_type = double[];
+  using size_type = int;
+  int value_count;
+  Matrix theta;
+  SeedView seeds;
+  int k;
+  std::uint64_t stream;
+  std::int64_t r0, c0, gcols;
+  int vr, vc, chunks;
+  float h;
+
+  void operator()(const int item, value_type sums) const {
+    const int i = item / chunks;
+    const RowChunk chunk = row_chunk((r0 + i) * gcols + c0, item % chunks, vc);
+    const int base = chunk.base, jb = chunk.begin, je = chunk.end;
+    if (jb >= je) return;
+    const std::uint64_t quad0 = chunk.first_quad;
+    const float* th = &theta(i, 0);
+    alignas(64) float z[kMaxGramDirections][kNormalBatch];
+    for (int a = 0; a < k; ++a) {
+      philox_normal_batch(seeds(a), stream, quad0, z[a]);
+      for (int j = jb; j < je; ++j)
+        z[a][j - base] = (th[j] <= h && -th[j] <= h) ? z[a][j - base] : 0.0f;
+    }
+    int slot = 0;
+    for (int a = 0; a < k; ++a)
+      for (int b = a; b < k; ++b, ++slot) {
+        double s = 0;
+        for (int j = jb; j < je; ++j) s += static_cast<double>(z[a][j - base]) * z[b][j - base];
+        sums[slot] += s;
+      }
+  }
+  void init(value_type sums) const {
+    for (int s = 0; s < value_count; ++s) sums[s] = 0;
+  }
+  void join(value_type dst, const value_type src) const {
+    for (int s = 0; s < value_count; ++s) dst[s] += src[s];
+  }
+#if KOKKOS_VERSION < 30700
+  void join(volatile value_type dst, const volatile value_type src) const {
+    for (int s = 0; s < value_count; ++s) dst[s] += src[s];
+  }
+#endif
+};
+
+// Sums of z_a z_b over tensor t's local block, slot-packed (a <= b).
+template <class Pass, class Policy>
+void gram_sums(const Pass& pass, const Policy& policy, Kokkos::View<double*, HostSpace> sums) {
+  Kokkos::parallel_reduce("zoptimus::direction_gram", policy, pass, sums);
+  Kokkos::fence();
+}
+
 }  // namespace
 
 std::vector<double> direction_gram(const ParameterStore& params,
@@ -92,24 +149,42 @@ std::vector<double> direction_gram(const ParameterStore& params,
     auto host = Kokkos::create_mirror_view(dev);
     for (int a = 0; a < k; ++a) host(a) = seeds[on[a]];
     Kokkos::deep_copy(dev, host);
-    GramPass pass;
-    pass.value_count = k * (k + 1) / 2;
-    pass.theta = params.data(t.id);
-    pass.seeds = dev;
-    pass.k = k;
-    pass.stream = static_cast<std::uint64_t>(t.id);
-    pass.r0 = t.row_offset();
-    pass.c0 = t.col_offset();
-    pass.gcols = t.cols;
-    pass.vr = static_cast<int>(t.valid_rows());
-    pass.vc = static_cast<int>(t.valid_cols());
-    pass.ncols = static_cast<int>(t.local_cols());
-    pass.quads = (pass.ncols + 3) / 4 + 1;
-    pass.h = thresholds.empty() ? std::numeric_limits<float>::infinity() : thresholds[t.id];
-    Kokkos::View<double*, HostSpace> sums("zoptimus::gram_sums", pass.value_count);
-    Kokkos::parallel_reduce("zoptimus::direction_gram",
-                            Kokkos::RangePolicy<ExecSpace>(0, pass.vr * pass.quads), pass, sums);
-    Kokkos::fence();
+    const float h = thresholds.empty() ? std::numeric_limits<float>::infinity() : thresholds[t.id];
+    const int vr = static_cast<int>(t.valid_rows()), vc = static_cast<int>(t.valid_cols());
+    Kokkos::View<double*, HostSpace> sums("zoptimus::gram_sums", k * (k + 1) / 2);
+    if constexpr (Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace,
+                                             MemSpace>::accessible) {
+      const int chunks = row_chunks(vc);
+      const GramRows pass{k * (k + 1) / 2,
+                          params.data(t.id),
+                          dev,
+                          k,
+                          static_cast<std::uint64_t>(t.id),
+                          t.row_offset(),
+                          t.col_offset(),
+                          t.cols,
+                          vr,
+                          vc,
+                          chunks,
+                          h};
+      gram_sums(pass, Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>(0, vr * chunks), sums);
+    } else {
+      const int quads = (static_cast<int>(t.local_cols()) + 3) / 4 + 1;
+      const GramPass pass{k * (k + 1) / 2,
+                          params.data(t.id),
+                          dev,
+                          k,
+                          static_cast<std::uint64_t>(t.id),
+                          t.row_offset(),
+                          t.col_offset(),
+                          t.cols,
+                          vr,
+                          vc,
+                          static_cast<int>(t.local_cols()),
+                          quads,
+                          h};
+      gram_sums(pass, Kokkos::RangePolicy<ExecSpace>(0, vr * quads), sums);
+    }
     int slot = 0;
     for (int a = 0; a < k; ++a)
       for (int b = a; b < k; ++b, ++slot) {

@@ -5,7 +5,7 @@
 
 #include "core/error.hpp"
 #include "core/timer.hpp"
-#include "kernels/philox_normal.hpp"
+#include "optim/zo_fused_pass.hpp"
 
 namespace zoptimus {
 
@@ -117,10 +117,8 @@ void ZoWeights::process(int id, bool update, bool perturb, Matrix plus, Matrix m
   const TensorInfo& t = params_.tensors()[id];
   Matrix theta = params_.data(id);
   Matrix vel = momentum_ > 0 ? velocity_.data(id) : Matrix();
-  const bool use_momentum = momentum_ > 0;
   const std::int64_t r0 = t.row_offset(), c0 = t.col_offset(), gcols = t.cols;
   const int vr = static_cast<int>(t.valid_rows()), vc = static_cast<int>(t.valid_cols());
-  const int ncols = static_cast<int>(theta.extent(1));
   const std::uint64_t stream = static_cast<std::uint64_t>(id);
   const float h = thresholds_[id];
   bool do_update = update && pending_.active[id];
@@ -145,65 +143,28 @@ void ZoWeights::process(int id, bool update, bool perturb, Matrix plus, Matrix m
     if (update) applied_[id] = 1;
     return;
   }
-  const auto seeds = pending_seeds_;
-  const double lr = pending_.lr;
-  const double lambda = t.weight_decay ? weight_decay_ : 0.0;
-  const double mu = momentum_;
-  const std::uint64_t seed = seed_;
-  const float eps = static_cast<float>(eps_);
-  // One work item per aligned quad of global indices within a local row: one Philox call
-  // gives the normals of all four (see philox_normal.hpp).
-  const int quads = (ncols + 3) / 4 + 1;
-  Kokkos::parallel_for(
-      "zoptimus::zo_update_perturb",
-      Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0},
-                                                        {static_cast<int>(theta.extent(0)), quads}),
-      KOKKOS_LAMBDA(const int i, const int q) {
-        const std::int64_t g_row = (r0 + i) * gcols + c0;
-        const int off = static_cast<int>(g_row & 3);
-        const int j0 = 4 * q - off;
-        if (j0 >= ncols || j0 + 3 < 0) return;
-        const std::uint64_t quad = static_cast<std::uint64_t>((g_row - off) / 4 + q);
-        float th[4];
-        bool in[4], valid[4], any_valid = false;
-        for (int e = 0; e < 4; ++e) {
-          const int j = j0 + e;
-          in[e] = j >= 0 && j < ncols;
-          valid[e] = in[e] && i < vr && j < vc;  // padding stays zero and never moves
-          th[e] = in[e] ? theta(i, j) : 0.0f;
-          any_valid = any_valid || valid[e];
-        }
-        if (n > 0 && any_valid) {
-          double d[4];
-          for (int e = 0; e < 4; ++e) d[e] = lambda * th[e];
-          for (int p = 0; p < n; ++p) {
-            if (coeffs(p) == 0.0) continue;
-            const Normal4 z = philox_normal4(seeds(p), stream, quad);
-            for (int e = 0; e < 4; ++e)
-              if (th[e] <= h && -th[e] <= h) d[e] += coeffs(p) * z.v[e];
-          }
-          for (int e = 0; e < 4; ++e) {
-            if (!valid[e]) continue;
-            const int j = j0 + e;
-            if (use_momentum) {
-              d[e] = mu * vel(i, j) + d[e];
-              vel(i, j) = static_cast<float>(d[e]);
-            }
-            th[e] = static_cast<float>(th[e] - lr * d[e]);
-            theta(i, j) = th[e];
-          }
-        }
-        if (perturb) {
-          Normal4 z = {{0.0f, 0.0f, 0.0f, 0.0f}};
-          if (any_valid) z = philox_normal4(seed, stream, quad);
-          for (int e = 0; e < 4; ++e) {
-            if (!in[e]) continue;
-            const float ze = (valid[e] && th[e] <= h && -th[e] <= h) ? z.v[e] : 0.0f;
-            plus(i, j0 + e) = th[e] + eps * ze;
-            minus(i, j0 + e) = th[e] - eps * ze;
-          }
-        }
-      });
+  FusedPass pass;
+  pass.theta = theta;
+  pass.velocity = vel;
+  pass.plus = plus;
+  pass.minus = minus;
+  pass.seeds = pending_seeds_;
+  pass.coeffs = coeffs;
+  pass.directions = n;
+  pass.perturb = perturb;
+  pass.seed = seed_;
+  pass.stream = stream;
+  pass.row_offset = r0;
+  pass.col_offset = c0;
+  pass.global_cols = gcols;
+  pass.valid_rows = vr;
+  pass.valid_cols = vc;
+  pass.lr = pending_.lr;
+  pass.lambda = t.weight_decay ? weight_decay_ : 0.0;
+  pass.mu = momentum_;
+  pass.eps = static_cast<float>(eps_);
+  pass.threshold = h;
+  run_fused_pass(pass);
   if (update) applied_[id] = 1;
   const std::int64_t elems = static_cast<std::int64_t>(vr) * vc;
   rng_elements_ += elems * ((do_update ? n : 0) + (perturb ? 1 : 0));
