@@ -29,14 +29,18 @@ class WeightSource {
   virtual void begin_pass() {}
 };
 
+// The stored parameters as they are, for one stream (inference) or for several streams that
+// all see the same weights (benchmarks: a dual-stream forward without ZO work).
 class StoredWeights : public WeightSource {
  public:
-  explicit StoredWeights(const ParameterStore& params) : params_(params) {}
-  int streams() const override { return 1; }
+  explicit StoredWeights(const ParameterStore& params, int streams = 1)
+      : params_(params), streams_(streams) {}
+  int streams() const override { return streams_; }
   BlockPair blocks(int id) override { return {params_.data(id), params_.data(id)}; }
 
  private:
   const ParameterStore& params_;
+  int streams_;
 };
 
 }  // namespace zoptimus
