@@ -7,7 +7,7 @@
 //      into scratch buffers (theta itself is never perturbed in place),
 // with m = |theta| <= h_k (Sparse-MeZO; h_k = +inf otherwise) evaluated on the unperturbed
 // theta. Tensors that are inactive in this step (LeZO) get no RNG work: the stored block
-// serves both streams.
+// serves both streams. The pass itself is in zo_fused_pass.hpp.
 #pragma once
 
 #include <cstdint>
