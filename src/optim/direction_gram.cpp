@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "kernels/philox_normal.hpp"
 #include "kernels/philox_normal_batch.hpp"
+#include "kernels/sparse_mask.hpp"
 
 namespace zoptimus {
 
@@ -14,9 +15,9 @@ namespace {
 
 using SeedView = Kokkos::View<std::uint64_t*, MemSpace>;
 
-// One work item per aligned quad of global indices in a local row (as in the ZO update
-// kernel); sums z_a z_b over the valid, masked entries into K (K + 1) / 2 accumulators.
-struct GramPass {
+// What both forms share: the tensor block, the directions, and the reduction over
+// K (K + 1) / 2 slot-packed sums of z_a z_b (a <= b) over the valid, masked entries.
+struct GramSums {
   using value_type = double[];
   using size_type = int;
   int value_count;
@@ -25,8 +26,26 @@ struct GramPass {
   int k;
   std::uint64_t stream;
   std::int64_t r0, c0, gcols;
-  int vr, vc, ncols, quads;
-  float h;
+  int vr, vc;
+  std::int32_t h;  // mask_bits of the Sparse threshold
+
+  KOKKOS_INLINE_FUNCTION void init(value_type sums) const {
+    for (int s = 0; s < value_count; ++s) sums[s] = 0;
+  }
+  KOKKOS_INLINE_FUNCTION void join(value_type dst, const value_type src) const {
+    for (int s = 0; s < value_count; ++s) dst[s] += src[s];
+  }
+#if KOKKOS_VERSION < 30700
+  KOKKOS_INLINE_FUNCTION void join(volatile value_type dst, const volatile value_type src) const {
+    for (int s = 0; s < value_count; ++s) dst[s] += src[s];
+  }
+#endif
+};
+
+// Device form: one work item per aligned quad of global indices in a local row (as in the
+// quad form of the ZO pass).
+struct GramPass : GramSums {
+  int ncols, quads;
 
   KOKKOS_INLINE_FUNCTION void operator()(const int item, value_type sums) const {
     const int i = item / quads, q = item % quads;
@@ -39,7 +58,7 @@ struct GramPass {
     bool any = false;
     for (int e = 0; e < 4; ++e) {
       const int j = j0 + e;
-      use[e] = j >= 0 && j < vc && theta(i, j) <= h && -theta(i, j) <= h;
+      use[e] = j >= 0 && j < vc && in_mask(theta(i, j), h);
       any = any || use[e];
     }
     if (!any) return;
@@ -56,32 +75,12 @@ struct GramPass {
         sums[slot] += s;
       }
   }
-  KOKKOS_INLINE_FUNCTION void init(value_type sums) const {
-    for (int s = 0; s < value_count; ++s) sums[s] = 0;
-  }
-  KOKKOS_INLINE_FUNCTION void join(value_type dst, const value_type src) const {
-    for (int s = 0; s < value_count; ++s) dst[s] += src[s];
-  }
-#if KOKKOS_VERSION < 30700
-  KOKKOS_INLINE_FUNCTION void join(volatile value_type dst, const volatile value_type src) const {
-    for (int s = 0; s < value_count; ++s) dst[s] += src[s];
-  }
-#endif
 };
 
 // Host form: batched row chunks (as in the row form of the ZO pass), so the generator
-// vectorizes; same sums up to the order of addition.
-struct GramRows {
-  using value_type = double[];
-  using size_type = int;
-  int value_count;
-  Matrix theta;
-  SeedView seeds;
-  int k;
-  std::uint64_t stream;
-  std::int64_t r0, c0, gcols;
-  int vr, vc, chunks;
-  float h;
+// vectorizes; the same sums up to the order of addition.
+struct GramRows : GramSums {
+  int chunks;
 
   void operator()(const int item, value_type sums) const {
     const int i = item / chunks;
@@ -93,8 +92,7 @@ struct GramRows {
     alignas(64) float z[kMaxGramDirections][kNormalBatch];
     for (int a = 0; a < k; ++a) {
       philox_normal_batch(seeds(a), stream, quad0, z[a]);
-      for (int j = jb; j < je; ++j)
-        z[a][j - base] = (th[j] <= h && -th[j] <= h) ? z[a][j - base] : 0.0f;
+      for (int j = jb; j < je; ++j) z[a][j - base] = in_mask(th[j], h) ? z[a][j - base] : 0.0f;
     }
     int slot = 0;
     for (int a = 0; a < k; ++a)
@@ -104,17 +102,6 @@ struct GramRows {
         sums[slot] += s;
       }
   }
-  void init(value_type sums) const {
-    for (int s = 0; s < value_count; ++s) sums[s] = 0;
-  }
-  void join(value_type dst, const value_type src) const {
-    for (int s = 0; s < value_count; ++s) dst[s] += src[s];
-  }
-#if KOKKOS_VERSION < 30700
-  void join(volatile value_type dst, const volatile value_type src) const {
-    for (int s = 0; s < value_count; ++s) dst[s] += src[s];
-  }
-#endif
 };
 
 // Sums of z_a z_b over tensor t's local block, slot-packed (a <= b).
@@ -149,9 +136,21 @@ std::vector<double> direction_gram(const ParameterStore& params,
     auto host = Kokkos::create_mirror_view(dev);
     for (int a = 0; a < k; ++a) host(a) = seeds[on[a]];
     Kokkos::deep_copy(dev, host);
-    const float h = thresholds.empty() ? std::numeric_limits<float>::infinity() : thresholds[t.id];
+    const std::int32_t h =
+        mask_bits(thresholds.empty() ? std::numeric_limits<float>::infinity() : thresholds[t.id]);
     const int vr = static_cast<int>(t.valid_rows()), vc = static_cast<int>(t.valid_cols());
     Kokkos::View<double*, HostSpace> sums("zoptimus::gram_sums", k * (k + 1) / 2);
+    const GramSums common{k * (k + 1) / 2,
+                          params.data(t.id),
+                          dev,
+                          k,
+                          static_cast<std::uint64_t>(t.id),
+                          t.row_offset(),
+                          t.col_offset(),
+                          t.cols,
+                          vr,
+                          vc,
+                          h};
     if constexpr (Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace,
                                              MemSpace>::accessible) {
       const int chunks = row_chunks(vc);

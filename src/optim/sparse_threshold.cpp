@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/sparse_mask.hpp"
+
 namespace zoptimus {
 
 namespace {
@@ -20,13 +22,12 @@ long long local_count_below(const ParameterStore& params, int id, float h) {
   if (!t.owns_block) return 0;
   Matrix m = params.data(id);
   const int vr = static_cast<int>(t.valid_rows()), vc = static_cast<int>(t.valid_cols());
+  const std::int32_t h_bits = mask_bits(h);  // the kernels' own mask, so counts match them
   long long count = 0;
   Kokkos::parallel_reduce(
       "zoptimus::sparse_count_below",
       Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {vr, vc}),
-      KOKKOS_LAMBDA(const int i, const int j, long long& c) {
-        c += (m(i, j) <= h && -m(i, j) <= h);
-      },
+      KOKKOS_LAMBDA(const int i, const int j, long long& c) { c += in_mask(m(i, j), h_bits); },
       count);
   return count;
 }

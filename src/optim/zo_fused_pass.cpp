@@ -2,31 +2,14 @@
 #include "optim/zo_fused_pass.hpp"
 
 #include <algorithm>
-#include <type_traits>
 
 #include "core/error.hpp"
 #include "kernels/philox_normal.hpp"
 #include "kernels/philox_normal_batch.hpp"
+#include "kernels/sparse_mask.hpp"
 #include "kernels/stream_store.hpp"
 
 namespace zoptimus {
-
-namespace {
-
-// Sparse-MeZO mask |t| <= h (h >= 0, +inf when dense; NaN is outside), as an integer compare
-// of the bit patterns: IEEE order of non-negative floats is the order of their bits, and an
-// integer compare cannot trap, so the host loops if-convert and vectorize.
-KOKKOS_INLINE_FUNCTION bool in_mask(float t, std::uint32_t h_bits) {
-  return (normal_detail::float_to_bits(t) & 0x7FFFFFFFu) <= h_bits;
-}
-
-// The bits in_mask compares against; thresholds are quantiles of |theta| (or +inf).
-std::uint32_t mask_bits(float threshold) {
-  if (!(threshold >= 0.0f)) fail("internal error: Sparse-MeZO threshold {} < 0", threshold);
-  return normal_detail::float_to_bits(threshold) & 0x7FFFFFFFu;  // -0.0 counts as 0
-}
-
-}  // namespace
 
 void run_fused_pass(const FusedPass& p) {
   if constexpr (Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace, MemSpace>::accessible)
@@ -45,7 +28,7 @@ void run_fused_pass_quads(const FusedPass& p) {
   const std::int64_t r0 = p.row_offset, c0 = p.col_offset, gcols = p.global_cols;
   const double lr = p.lr, lambda = p.lambda, mu = p.mu;
   const float eps = p.eps;
-  const std::uint32_t h = mask_bits(p.threshold);
+  const std::int32_t h = mask_bits(p.threshold);
   const int ncols = static_cast<int>(theta.extent(1));
   // One work item per aligned quad of global indices within a local row.
   const int quads = (ncols + 3) / 4 + 1;
@@ -119,7 +102,7 @@ void run_fused_pass_rows(const FusedPass& p) {
     const std::int64_t r0 = p.row_offset, c0 = p.col_offset, gcols = p.global_cols;
     const double lr = p.lr, lambda = p.lambda, mu = p.mu;
     const float eps = p.eps;
-    const std::uint32_t h = mask_bits(p.threshold);
+    const std::int32_t h = mask_bits(p.threshold);
     const int ncols = static_cast<int>(theta.extent(1));
     const int chunks = row_chunks(ncols);
     Kokkos::parallel_for(
