@@ -18,7 +18,10 @@
 
 #include "commands.hpp"
 #include "core/log.hpp"
+#include "io/dataset_batch_source.hpp"
 #include "io/token_dataset.hpp"
+#include "io/token_dataset_writer.hpp"
+#include "io/tokenizer_bytes.hpp"
 #include "parallel/broadcast_string.hpp"
 #include "parallel/collective_guard.hpp"
 

@@ -4,8 +4,8 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "io/dataset_batch_source.hpp"
 #include "io/synthetic_data.hpp"
-#include "io/token_dataset.hpp"
 
 namespace zoptimus {
 

@@ -229,7 +229,7 @@ void publish(const std::string& tmp, const std::string& path) {
 void write_checkpoint(const std::string& path, const ParameterStore& params, const Mesh& mesh,
                       const Config& config, const CheckpointState& state,
                       const ExtraStores& extra) {
-  h5::silence_errors();
+  const h5::QuietErrors quiet_hdf5;  // failures become one zoptimus::Error
   const MPI_Comm comm = mesh.world();
   const bool root = rank_of(comm) == 0;
   const std::string tmp = path + ".tmp";
@@ -272,7 +272,7 @@ void write_checkpoint(const std::string& path, const ParameterStore& params, con
 
 CheckpointState read_checkpoint(const std::string& path, ParameterStore& params, const Mesh& mesh,
                                 const Config& config, const ExtraStoresIn& extra) {
-  h5::silence_errors();
+  const h5::QuietErrors quiet_hdf5;  // failures become one zoptimus::Error
   const MPI_Comm comm = mesh.world();
   std::string meta;
   // Rank 0 validates everything before any rank touches tensor data; what it finds is a

@@ -299,7 +299,7 @@ void detail::check_against_model(const CheckpointInfo& info, const Config& confi
 }
 
 CheckpointInfo read_checkpoint_info(const std::string& path) {
-  h5::silence_errors();
+  const h5::QuietErrors quiet_hdf5;  // failures become one zoptimus::Error
   return in_context(fmt::format("checkpoint '{}'", path), [&] { return read_info(path); });
 }
 

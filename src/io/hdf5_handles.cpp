@@ -7,8 +7,13 @@
 
 namespace zoptimus::h5 {
 
-void silence_errors() {
+QuietErrors::QuietErrors() {
+  H5Eget_auto2(H5E_DEFAULT, &func_, &data_);
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
+
+QuietErrors::~QuietErrors() {
+  H5Eset_auto2(H5E_DEFAULT, func_, data_);
 }
 
 namespace {
@@ -77,6 +82,10 @@ void write_attribute(hid_t object, const std::string& name, const std::string& v
 
 void write_attribute(hid_t object, const std::string& name, std::int64_t value) {
   write_scalar(object, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value);
+}
+
+void write_attribute(hid_t object, const std::string& name, std::int32_t value) {
+  write_scalar(object, name, H5T_STD_I32LE, H5T_NATIVE_INT32, &value);
 }
 
 void write_attribute(hid_t object, const std::string& name, double value) {

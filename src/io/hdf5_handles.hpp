@@ -10,9 +10,20 @@
 
 namespace zoptimus::h5 {
 
-// Turns HDF5's automatic printing of its error stack off for this process: failures are
-// reported once, as zoptimus::Error, by ZOPTIMUS_H5. Cheap; call it before HDF5 work.
-void silence_errors();
+// Turns HDF5's automatic printing of its error stack off while alive, and restores what was
+// there before: failures inside the scope are reported once, as zoptimus::Error, by
+// ZOPTIMUS_H5 instead of a page of HDF5 traces. Put one at the top of every HDF5 entry point.
+class QuietErrors {
+ public:
+  QuietErrors();
+  ~QuietErrors();
+  QuietErrors(const QuietErrors&) = delete;
+  QuietErrors& operator=(const QuietErrors&) = delete;
+
+ private:
+  H5E_auto2_t func_ = nullptr;
+  void* data_ = nullptr;
+};
 
 // The most specific message on HDF5's error stack (e.g. "truncated file: eof = ..."), which
 // it then clears; for turning an expected failure (opening a user's file) into a message.
@@ -87,6 +98,7 @@ Datatype utf8_string_type();
 // Scalar attributes on a file, group or dataset (created, or overwritten if present).
 void write_attribute(hid_t object, const std::string& name, const std::string& value);
 void write_attribute(hid_t object, const std::string& name, std::int64_t value);
+void write_attribute(hid_t object, const std::string& name, std::int32_t value);
 void write_attribute(hid_t object, const std::string& name, double value);
 
 bool has_attribute(hid_t object, const std::string& name);

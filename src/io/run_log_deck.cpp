@@ -9,7 +9,7 @@ namespace zoptimus {
 
 std::string read_run_log_deck(const std::string& path) {
   if (!std::filesystem::exists(path)) fail("run log '{}': no such file", path);
-  h5::silence_errors();
+  const h5::QuietErrors quiet_hdf5;  // failures become one zoptimus::Error
   h5::File file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
   if (!file.valid()) fail("run log '{}': not an HDF5 file", path);
   if (!h5::has_attribute(file, "format") ||

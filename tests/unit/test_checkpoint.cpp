@@ -228,7 +228,7 @@ TEST(Checkpoint, BadFilesGiveOneClearErrorOnEveryRank) {
         write_checkpoint(good, params, w.mesh, w.config, CheckpointState{});
         auto bad = [&](const char* name) { return dir + "/" + name; };
         if (w.mesh.world_rank() == 0) {
-          h5::silence_errors();
+          const h5::QuietErrors quiet_hdf5;
           fs::copy_file(good, bad("truncated.h5"));
           fs::resize_file(bad("truncated.h5"), fs::file_size(good) / 2);
           std::ofstream(bad("text.h5")) << "step = 3\nthis is not HDF5\n";

@@ -12,7 +12,10 @@
 
 #include "core/error.hpp"
 #include "io/batch_source.hpp"
+#include "io/dataset_batch_source.hpp"
 #include "io/token_dataset.hpp"
+#include "io/token_dataset_writer.hpp"
+#include "io/tokenizer_bytes.hpp"
 #include "parallel/collective_guard.hpp"
 #include "parallel/mesh.hpp"
 
