@@ -12,6 +12,7 @@
 #include "core/log.hpp"
 #include "io/checkpoint.hpp"
 #include "io/run_log.hpp"
+#include "io/run_log_reader.hpp"
 #include "optim/replay.hpp"
 #include "optim/step_seeds.hpp"
 #include "parallel/collective_guard.hpp"

@@ -14,6 +14,7 @@
 
 #include "core/build_info.hpp"
 #include "core/error.hpp"
+#include "core/utc_time.hpp"
 #include "io/hdf5_handles.hpp"
 #include "parallel/collective_guard.hpp"
 
@@ -27,15 +28,6 @@ int rank_of(MPI_Comm comm) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   return rank;
-}
-
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
 }
 
 h5::Dataspace simple_space(const std::vector<std::int64_t>& shape) {
@@ -102,7 +94,7 @@ void write_store(hid_t group, const ParameterStore& store, hid_t dxpl) {
 
 void read_store(hid_t group, ParameterStore& store, hid_t dxpl) {
   for (const auto& t : store.tensors()) {
-    h5::Dataset dataset(ZOPTIMUS_H5(H5Dopen2(group, t.name.c_str(), H5P_DEFAULT)));
+    h5::Dataset dataset = h5::open_dataset(group, t.name);
     h5::Dataspace file_space(ZOPTIMUS_H5(H5Dget_space(dataset)));
     h5::Dataspace mem_space = memory_space(t);
     select_block(t, file_space, mem_space, true);
@@ -247,7 +239,7 @@ void write_checkpoint(const std::string& path, const ParameterStore& params, con
            ec.message());
   });
   // Parallel HDF5 needs identical metadata on every rank: take rank 0's.
-  std::string meta = root ? detail::pack_state(state, utc_now()) : std::string();
+  std::string meta = root ? detail::pack_state(state, utc_timestamp()) : std::string();
   broadcast_string(meta, 0, comm);
   std::string created;
   const CheckpointState agreed = detail::unpack_state(meta, created);
@@ -291,7 +283,7 @@ CheckpointState read_checkpoint(const std::string& path, ParameterStore& params,
   run_collectively(comm, [&] {
     try {
       h5::PropList fapl = mpio_access(comm);
-      h5::File file(ZOPTIMUS_H5(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl)));
+      h5::File file = h5::open_file_read_only(path, fapl);
       h5::PropList dxpl = collective_transfer();
       read_store(h5::Group(ZOPTIMUS_H5(H5Gopen2(file, "params", H5P_DEFAULT))), params, dxpl);
       for (const auto& [name, store] : extra) {

@@ -89,10 +89,9 @@ CheckpointInfo read_info(const std::string& path) {
     h5::error_message();  // clear the stack
     fail("not an HDF5 file (no HDF5 signature found); expected a zoptimus checkpoint");
   }
-  const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (id < 0)
+  h5::File file = h5::try_open_file(path, H5F_ACC_RDONLY);
+  if (!file.valid())
     fail("cannot open it as HDF5 ({}); is the file truncated or corrupt?", h5::error_message());
-  h5::File file(id);
 
   CheckpointInfo info;
   info.path = path;

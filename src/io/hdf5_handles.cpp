@@ -67,6 +67,18 @@ void detail::fail_call(const char* call, const char* file, int line) {
   fail("HDF5 call {} failed ({}:{}): {}", call, short_path(file), line, message);
 }
 
+File try_open_file(const std::string& path, unsigned flags, hid_t access_plist) {
+  return File(H5Fopen(path.c_str(), flags, access_plist));
+}
+
+File open_file_read_only(const std::string& path, hid_t access_plist) {
+  return File(ZOPTIMUS_H5(H5Fopen(path.c_str(), H5F_ACC_RDONLY, access_plist)));
+}
+
+Dataset open_dataset(hid_t loc, const std::string& name) {
+  return Dataset(ZOPTIMUS_H5(H5Dopen2(loc, name.c_str(), H5P_DEFAULT)));
+}
+
 Datatype utf8_string_type() {
   Datatype t(ZOPTIMUS_H5(H5Tcopy(H5T_C_S1)));
   ZOPTIMUS_H5(H5Tset_size(t, H5T_VARIABLE));
@@ -158,6 +170,11 @@ double read_double_attribute(hid_t object, const std::string& name) {
   double value = 0;
   ZOPTIMUS_H5(H5Aread(attr, H5T_NATIVE_DOUBLE, &value));
   return value;
+}
+
+Group create_group(hid_t parent, const std::string& name) {
+  return Group(
+      ZOPTIMUS_H5(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)));
 }
 
 Group create_ordered_group(hid_t parent, const std::string& name) {

@@ -92,6 +92,14 @@ using Attribute = Handle<H5Aclose>;
 using Datatype = Handle<H5Tclose>;
 using Object = Handle<H5Oclose>;
 
+// Opens a file; the handle is invalid on failure (then error_message() says why), so that the
+// caller can name the file and the likely cause.
+File try_open_file(const std::string& path, unsigned flags, hid_t access_plist = H5P_DEFAULT);
+// Opens a file read-only; throws zoptimus::Error with HDF5's reason on failure.
+File open_file_read_only(const std::string& path, hid_t access_plist = H5P_DEFAULT);
+// Opens a dataset; throws on failure.
+Dataset open_dataset(hid_t loc, const std::string& name);
+
 // Variable-length UTF-8 string type: what h5py reads as str.
 Datatype utf8_string_type();
 
@@ -111,6 +119,8 @@ std::int64_t read_int_attribute(hid_t object, const std::string& name);
 double read_double_attribute(hid_t object, const std::string& name);
 bool is_string_attribute(hid_t object, const std::string& name);
 
+// A plain group.
+Group create_group(hid_t parent, const std::string& name);
 // A group whose links remember their creation order (so listings keep the writer's order).
 Group create_ordered_group(hid_t parent, const std::string& name);
 bool link_exists(hid_t parent, const std::string& name);

@@ -1,35 +1,9 @@
-// RunLog: the per-run HDF5 log (metadata, per-step trajectory, evals, per-rank figures).
-//
-// File layout (format "zoptimus-runlog", format_version 1), written by rank 0 only:
-//
-//   /                      attributes (variable-length strings unless noted):
-//                            format = "zoptimus-runlog", format_version (int32) = 1,
-//                            deck (effective TOML), deck_original (as read), deck_path,
-//                            overrides (one per line), mesh, world_size (int32), backend
-//                            (Kokkos default execution space), hostname (rank 0), hosts
-//                            (distinct hostnames, comma-separated), n_hosts (int32), version,
-//                            git_hash, build_type, compiler, kokkos, blas, hdf5, start_time
-//                            (ISO 8601 UTC); written by finish(): end_time, wall_seconds.
-//   /steps                 attribute n_perturb (int32); one entry per appended StepRecord:
-//     step int64, seed uint64, lr float64, skipped int8,
-//     step_seconds forward_seconds comm_seconds rng_seconds update_seconds io_seconds float64
-//                                               1D [steps], extendible, chunked
-//     loss_plus loss_minus projected_grad       float64 2D [steps, n_perturb]
-//     active_layers int32 [total], active_layers_offsets int64 [steps + 1]
-//     anderson_coeffs float64 [total], anderson_coeffs_offsets int64 [steps + 1]
-//                  ragged rows: record i owns flat[offsets[i] : offsets[i+1]]; offsets[0] = 0
-//   /eval                  step int64, loss float64, accuracy float64 (NaN for LM) [evals]
-//   /ranks                 written by finish(), each [world_size] with attributes min, avg, max
-//                          (min/max in the dataset's type, avg float64; NaN entries skipped):
-//     <axis>_<kind>_bytes_sent, _bytes_recv, _calls (int64), _seconds (float64) for every
-//       axis in {row, col, model, dp} and kind in CommStats::kind_name (e.g. row_bcast_calls)
-//     peak_rss_bytes int64
-//     <figure> float64 for each per-rank extra figure (NaN on ranks that did not report it)
+// RunLog: the rank-0 writer of the per-run HDF5 log (metadata, per-step trajectory, evals,
+// per-rank figures). The layout is in run_log_format.hpp; reading it back: run_log_reader.hpp.
 //
 // Records are buffered on rank 0 and written every kFlushEvery appends or on flush(), each
 // write ending with H5Fflush, so a killed run leaves a readable log holding at least every
-// record up to the last flush. read_trajectory() tolerates a log cut off mid-flush (it keeps
-// the longest prefix on which all step datasets agree).
+// record up to the last flush.
 #pragma once
 
 #include <cstdint>
@@ -41,26 +15,15 @@
 #include <mpi.h>
 
 #include "core/config.hpp"
+#include "io/run_log_format.hpp"
 #include "parallel/comm_stats.hpp"
 
 namespace zoptimus {
 
-struct StepRecord {
-  std::int64_t step = 0;
-  std::uint64_t seed = 0;  // step seed (perturbation directions regenerate from it)
-  std::vector<double> loss_plus, loss_minus, projected_grad;  // one per perturbation (n_perturb)
-  double lr = 0;
-  double step_seconds = 0, forward_seconds = 0, comm_seconds = 0, rng_seconds = 0,
-         update_seconds = 0, io_seconds = 0;
-  bool skipped = false;                     // NaN/Inf step
-  std::vector<std::int32_t> active_layers;  // LeZO subset (empty = all)
-  std::vector<double> anderson_coeffs;      // Anderson: coefficients applied this step
-};
-
 class RunLog {
  public:
   static constexpr int kFlushEvery = 50;  // appends between automatic flushes
-  static constexpr int kFormatVersion = 1;
+  static constexpr int kFormatVersion = kRunLogFormatVersion;
 
   // Collective over `world` (all ranks call; only rank 0 touches the file). Creates `path`
   // (and its parent directories); refuses to overwrite an existing file unless `overwrite`.
@@ -95,14 +58,4 @@ class RunLog {
   std::unique_ptr<Impl> impl_;
 };
 
-// Reads the trajectory back (any process, serial): every StepRecord in order; for
-// `zoptimus ckpt replay`. Throws zoptimus::Error naming the file and dataset when the file is
-// not a run log of a known version or a dataset is missing or malformed.
-std::vector<StepRecord> read_trajectory(const std::string& path);
-
-}  // namespace zoptimus
-
-namespace zoptimus {
-// The effective deck (TOML) a run log was written with; for replaying its trajectory.
-std::string read_run_log_deck(const std::string& path);
 }  // namespace zoptimus

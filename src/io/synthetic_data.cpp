@@ -1,15 +1,11 @@
 // Seeded synthetic batches (see synthetic_data.hpp).
 #include "io/synthetic_data.hpp"
 
+#include "core/splitmix64.hpp"
+
 namespace zoptimus {
 
 namespace {
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 std::uint64_t hash3(std::uint64_t a, std::uint64_t b, std::uint64_t c) {
   return splitmix64(a ^ splitmix64(b ^ splitmix64(c)));
 }

@@ -18,7 +18,7 @@ namespace {
 h5::Dataset open_int32(hid_t file, const std::string& name, int cols, const std::string& where,
                        std::int64_t& rows) {
   if (!h5::link_exists(file, name)) fail("{}: dataset {} is missing", where, name);
-  h5::Dataset dset(ZOPTIMUS_H5(H5Dopen2(file, name.c_str(), H5P_DEFAULT)));
+  h5::Dataset dset = h5::open_dataset(file, name);
   h5::Datatype type(ZOPTIMUS_H5(H5Dget_type(dset)));
   if (H5Tget_class(type) != H5T_INTEGER || H5Tget_size(type) != 4 || H5Tget_sign(type) != H5T_SGN_2)
     fail("{}: {}: expected int32, found {}", where, name, h5::describe_type(type));
@@ -84,7 +84,7 @@ void TokenDataset::open_and_validate(const std::string& path, const std::string&
   // Read-only opens from many ranks: skip file locks (unsupported on some parallel file systems).
   H5Pset_file_locking(fapl, false, true);
 #endif
-  h_->file = h5::File(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl));
+  h_->file = h5::try_open_file(path, H5F_ACC_RDONLY, fapl);
   if (!h_->file.valid()) fail("{}: cannot open it for reading", where);
   const hid_t f = h_->file.get();
 

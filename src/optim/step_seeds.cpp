@@ -5,15 +5,13 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/splitmix64.hpp"
+
 namespace zoptimus {
 
 std::uint64_t mix_seed(std::uint64_t a, std::uint64_t b) {
   // splitmix64 of a combined with b: cheap, well mixed, platform independent.
-  std::uint64_t x = a ^ (b + 0x9e3779b97f4a7c15ULL + (a << 6) + (a >> 2));
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
+  return splitmix64(a ^ (b + 0x9e3779b97f4a7c15ULL + (a << 6) + (a >> 2)));
 }
 
 std::vector<int> choose_active_layers(std::uint64_t step_seed, int layers, int count) {

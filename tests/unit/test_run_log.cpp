@@ -17,6 +17,7 @@
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "io/run_log.hpp"
+#include "io/run_log_reader.hpp"
 #include "parallel/collective_guard.hpp"
 #include "parallel/comm_stats.hpp"
 
