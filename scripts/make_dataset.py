@@ -220,8 +220,9 @@ def main(argv=None):
     ap.add_argument("--task", choices=("lm", "classification"), default="lm")
     ap.add_argument("--seq-len", type=int, default=64, help="tokens per row (= data.seq_len)")
     ap.add_argument("--out", required=True, help="dataset to write (.h5)")
-    ap.add_argument("--validation", nargs="+", metavar="FILE", help="files that are the /validation split")
-    ap.add_argument("--test", nargs="+", metavar="FILE", help="files that are the /test split")
+    ap.add_argument("--validation", action="append", metavar="FILE",
+                    help="a file of the /validation split (repeat for more)")
+    ap.add_argument("--test", action="append", metavar="FILE", help="a file of the /test split (repeat)")
     ap.add_argument("--validation-fraction", type=float,
                     help="without --validation: fraction of rows held out (zoptimus data's default 0.1)")
     ap.add_argument("--template", help="classification prompt with {text}, e.g. '{text} It was'")

@@ -11,7 +11,8 @@ Writes, deterministically (fixed seeds, one thread):
   OUT_DIR/corpus/pretrain.txt            domain A: weather reports, plus film reviews ending
                                          "It was great." / "It was terrible." (pretraining)
   OUT_DIR/corpus/shift_{train,valid}.txt domain B: kitchen instructions (the shifted domain)
-  OUT_DIR/corpus/cls_{train,valid}.tsv   review<TAB>negative|positive, without the verdict
+  OUT_DIR/corpus/cls_{train,valid}.tsv   review<TAB>negative|positive, without the verdict,
+                                         with adjectives pretraining never paired with one
                                          (the classification task; template "{text} It was",
                                          label words " terrible" / " great")
 The text is generated from word lists here (no downloads). About a minute on one core.
@@ -43,8 +44,11 @@ SKIES = ["cloudy", "clear", "grey", "sunny", "stormy", "misty", "bright"]
 WINDS = ["north", "south", "east", "west"]
 TEMPS = ["cold", "mild", "warm", "hot", "cool"]
 FILMS = ["the film", "the movie", "the story", "the show", "the play", "the book"]
-GOOD = ["funny", "moving", "clever", "lovely", "gripping", "charming", "beautiful"]
-BAD = ["dull", "boring", "silly", "slow", "awful", "clumsy", "tedious"]
+# Pretraining reviews use the first adjectives with their verdict; the classification task
+# uses the others, seen in pretraining only in neutral weather talk (so zero-shot is weak).
+GOOD = ["funny", "moving", "clever", "lovely", "gripping", "charming", "beautiful", "superb"]
+BAD = ["dull", "boring", "silly", "slow", "awful", "clumsy", "tedious", "bland"]
+SEEN = 4
 FOODS = ["the onions", "the rice", "the beans", "the garlic", "the carrots", "the pasta", "the fish"]
 VERBS = ["stir", "fry", "boil", "chop", "bake", "roast", "rinse"]
 TOOLS = ["the pan", "the pot", "the oven", "the bowl", "the tray"]
@@ -53,11 +57,13 @@ TIMES = ["two", "three", "five", "ten", "twenty"]
 
 def weather(r):
     return (f"On {r.choice(DAYS)} the sky over {r.choice(CITIES)} was {r.choice(SKIES)} and the "
-            f"wind came from the {r.choice(WINDS)}. The night will be {r.choice(TEMPS)}.")
+            f"wind came from the {r.choice(WINDS)}. The night will be {r.choice(TEMPS)}. Some "
+            f"called it {r.choice(GOOD[SEEN:] + BAD[SEEN:])}.")
 
 
-def review(r, positive):
-    adj = r.sample(GOOD if positive else BAD, 2)
+def review(r, positive, seen=True):
+    words = GOOD if positive else BAD
+    adj = r.sample(words[:SEEN] if seen else words[SEEN:], 2)
     return f"I saw {r.choice(FILMS)} on {r.choice(DAYS)}. It felt {adj[0]} and {adj[1]}."
 
 
@@ -82,7 +88,7 @@ def write_corpora(corpus, r):
         lines = []
         for _ in range(n):
             pos = r.random() < 0.5
-            lines.append(f"{review(r, pos)}\t{'positive' if pos else 'negative'}")
+            lines.append(f"{review(r, pos, seen=False)}\t{'positive' if pos else 'negative'}")
         (corpus / f"{name}.tsv").write_text("\n".join(lines) + "\n")
     return docs
 
