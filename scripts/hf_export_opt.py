@@ -5,16 +5,18 @@
 
 The inverse of hf_import_opt.py: float32 tensors under HF names in torch layouts ([out, in]
 Linear weights, q/k/v split out of the per-head interleaved QKV), tied LM head (no
-lm_head.weight). Needs only numpy and h5py; safetensors is written here: 8-byte
-little-endian header length, JSON header padded with spaces to a multiple of 8, then the
-raw little-endian tensor bytes in header order.
+lm_head.weight), written with the `safetensors` library (the project's .venv:
+scripts/setup-python). Weights that are not finite (NaN/Inf) are refused. Check an export
+with scripts/hf_check_export.py (Hugging Face transformers' loss on a zoptimus dataset).
 """
 import argparse
 import json
 import os
-import struct
+import shutil
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 try:
     import h5py
@@ -30,19 +32,15 @@ class ExportFailure(Exception):
     """A problem with the input the user can act on: printed as one line, exit 1."""
 
 
-def safetensors_bytes(tensors, metadata=None):
-    """Serialised safetensors of {name: float32 array}, in the dict's order."""
-    header, offset, blobs = {}, 0, []
-    if metadata:
-        header["__metadata__"] = metadata
-    for name, t in tensors.items():
-        data = np.ascontiguousarray(t, dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)  # keeps the data section 8-byte aligned
-    return struct.pack("<Q", len(text)) + text + b"".join(blobs)
+def save_safetensors(tensors, path, metadata=None):
+    """Writes {name: float32 array} with the `safetensors` library."""
+    try:
+        from safetensors.numpy import save_file
+    except ImportError as e:  # pragma: no cover
+        raise ExportFailure(f"needs the `safetensors` package ({e}); run scripts/setup-python "
+                            "and use .venv/bin/python")
+    save_file({k: np.ascontiguousarray(t, dtype="<f4") for k, t in tensors.items()}, str(path),
+              metadata=metadata)
 
 
 def split_qkv(qkv, heads):
@@ -90,6 +88,10 @@ def read_checkpoint(path):
             if d.dtype != np.float32:
                 raise ExportFailure(f"{path}: /params/{name} has dtype {d.dtype}, expected float32")
             params[name] = d[...]
+            bad = int(np.count_nonzero(~np.isfinite(params[name])))
+            if bad:
+                raise ExportFailure(f"{path}: /params/{name} holds {bad} NaN/Inf value(s); refusing "
+                                    "to export a model that is not finite")
     if m["activation"] not in ("relu", "gelu"):
         raise ExportFailure(f"{path}: activation = {m['activation']!r}, expected 'relu' or 'gelu'")
     if m["hidden"] % m["heads"]:
@@ -139,7 +141,7 @@ def hf_tensors(m, params, where):
     return out
 
 
-def hf_config(m):
+def hf_config(m, special=None):
     return {
         "architectures": ["OPTForCausalLM"],
         "model_type": "opt",
@@ -163,17 +165,25 @@ def hf_config(m):
         "layerdrop": 0.0,
         "init_std": 0.02,
         "use_cache": True,
-        # OPT's GPT-2 BPE ids; a model trained on zoptimus byte datasets (bytes-v1) uses
-        # 256 = BOS, 257 = EOS, 258 = PAD instead.
-        "pad_token_id": 1,
-        "bos_token_id": 2,
-        "eos_token_id": 2,
+        # OPT's GPT-2 BPE ids unless --tokenizer-from gives the model's own; a model trained
+        # on zoptimus byte datasets (bytes-v1) uses 256 = BOS, 257 = EOS, 258 = PAD instead.
+        "pad_token_id": special["pad"] if special else 1,
+        "bos_token_id": special["bos"] if special else 2,
+        "eos_token_id": special["eos"] if special else 2,
     }
 
 
-def export_opt(ckpt, out_dir, force=False):
+def export_opt(ckpt, out_dir, force=False, tokenizer_from=None):
     out_dir = Path(out_dir)
     m, params = read_checkpoint(ckpt)
+    special = None
+    if tokenizer_from is not None:
+        # The special ids of the model the checkpoint came from (its config.json / tokenizer).
+        from zoptimus_hf import HfInputError, load_tokenizer, special_ids
+        try:
+            special = special_ids(load_tokenizer(tokenizer_from), tokenizer_from)
+        except HfInputError as e:
+            raise ExportFailure(str(e))
     tensors = hf_tensors(m, params, ckpt)
     targets = [out_dir / "model.safetensors", out_dir / "config.json"]
     if not force:
@@ -181,13 +191,26 @@ def export_opt(ckpt, out_dir, force=False):
             if t.exists():
                 raise ExportFailure(f"{t} exists; refusing to overwrite it (pass --force)")
     out_dir.mkdir(parents=True, exist_ok=True)
-    blob = safetensors_bytes(tensors, {"format": "pt"})
     tmp = targets[0].with_suffix(".safetensors.tmp")
-    tmp.write_bytes(blob)
-    os.replace(tmp, targets[0])
-    targets[1].write_text(json.dumps(hf_config(m), indent=2) + "\n")
+    try:
+        save_safetensors(tensors, tmp, {"format": "pt"})
+        os.replace(tmp, targets[0])
+    finally:
+        tmp.unlink(missing_ok=True)
+    cfg = hf_config(m, special)
+    tmp_cfg = targets[1].with_suffix(".json.tmp")
+    tmp_cfg.write_text(json.dumps(cfg, indent=2) + "\n")
+    os.replace(tmp_cfg, targets[1])
+    copied = []
+    if tokenizer_from is not None:
+        for name in ("tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json",
+                     "special_tokens_map.json"):
+            src = Path(tokenizer_from) / name
+            if src.is_file():
+                shutil.copyfile(src, out_dir / name)
+                copied.append(name)
     return (f"hf_export_opt: {len(tensors)} tensors, {sum(t.size for t in tensors.values())} parameters "
-            f"-> {targets[0]}, {targets[1]}")
+            f"-> {targets[0]}, {targets[1]}" + (f" (+ {', '.join(copied)})" if copied else ""))
 
 
 def main(argv=None):
@@ -195,9 +218,12 @@ def main(argv=None):
     ap.add_argument("checkpoint", help="zoptimus checkpoint (.h5)")
     ap.add_argument("out_dir", help="directory for model.safetensors and config.json")
     ap.add_argument("--force", action="store_true", help="replace existing output files")
+    ap.add_argument("--tokenizer-from", metavar="MODEL_DIR",
+                    help="copy the tokenizer files (tokenizer.json, vocab.json, merges.txt) of the "
+                    "original model and take its special ids")
     args = ap.parse_args(argv)
     try:
-        print(export_opt(args.checkpoint, args.out_dir, args.force))
+        print(export_opt(args.checkpoint, args.out_dir, args.force, args.tokenizer_from))
     except (ExportFailure, OSError) as e:
         print(f"hf_export_opt: error: {e}", file=sys.stderr)
         return 1

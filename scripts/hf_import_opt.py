@@ -4,9 +4,9 @@
     scripts/hf_import_opt.py MODEL_DIR OUT.h5 [--deck-out deck.toml] [--force]
     mpirun -np 4 build/bin/zoptimus train deck.toml io.restart=OUT.h5
 
-Needs only numpy and h5py (Debian: /usr/bin/python3 with python3-numpy python3-h5py); the
-safetensors files are parsed here: 8-byte little-endian header length, a JSON header
-{name: {dtype, shape, data_offsets}}, then the raw little-endian tensor bytes.
+Needs numpy, h5py and the `safetensors` library (the project's .venv: scripts/setup-python);
+the tokenizer, when the folder has one, is read with `tokenizers` and its fingerprint goes
+into the deck (model.tokenizer). Weights that are not finite (NaN/Inf) are refused.
 
 Layouts: torch Linear weights are [out, in]; zoptimus stores [in, out]. The QKV weight
 [h, 3h] is interleaved per head: for head j (dh = h / heads) the columns
@@ -19,7 +19,6 @@ import datetime
 import json
 import os
 import re
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -30,61 +29,44 @@ try:
 except ImportError as e:  # pragma: no cover
     sys.exit(f"hf_import_opt: error: needs numpy and h5py ({e}); try /usr/bin/python3")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from zoptimus_hf import (HfInputError, has_tokenizer, load_tokenizer, read_json,  # noqa: E402
+                         tokenizer_fingerprint)
+
 FORMAT = "zoptimus-checkpoint"
 FORMAT_VERSION = 1
 REPO = Path(__file__).resolve().parent.parent
 
 
-class ImportFailure(Exception):
+class ImportFailure(HfInputError):
     """A problem with the input the user can act on: printed as one line, exit 1."""
 
 
-# ---- safetensors ----
-
-DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2", "I64": "<i8", "I32": "<i4",
-          "I16": "<i2", "I8": "i1", "U8": "u1", "BOOL": "?"}
-
-
-def parse_safetensors_header(blob, where="safetensors"):
-    """(header dict without __metadata__, offset of the data section) of safetensors bytes."""
-    if len(blob) < 8:
-        raise ImportFailure(f"{where}: {len(blob)} bytes, too short for a safetensors file")
-    (n,) = struct.unpack("<Q", blob[:8])
-    if 8 + n > len(blob):
-        raise ImportFailure(f"{where}: header length {n} runs past the end ({len(blob)} bytes)")
-    try:
-        header = json.loads(blob[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ImportFailure(f"{where}: header is not JSON ({e})")
-    if not isinstance(header, dict):
-        raise ImportFailure(f"{where}: header is not a JSON object")
-    header.pop("__metadata__", None)
-    return header, 8 + n
-
+# ---- safetensors (the `safetensors` library) ----
 
 def read_safetensors(path):
-    """{name: numpy array} of a safetensors file: arrays keep their stored type (a read-only
-    view of the bytes), except BF16, which is widened to float32 exactly."""
-    blob = Path(path).read_bytes()
-    header, start = parse_safetensors_header(blob, str(path))
-    out = {}
-    for name, meta in header.items():
-        try:
-            dtype, shape, (b, e) = meta["dtype"], list(meta["shape"]), meta["data_offsets"]
-        except (KeyError, TypeError, ValueError):
-            raise ImportFailure(f"{path}: tensor '{name}': header entry lacks dtype/shape/data_offsets")
-        if dtype not in DTYPES:
-            raise ImportFailure(f"{path}: tensor '{name}': dtype {dtype} is not supported")
-        count = int(np.prod(shape, dtype=np.int64))
-        itemsize = np.dtype(DTYPES[dtype]).itemsize
-        if e - b != count * itemsize or start + e > len(blob) or b < 0:
-            raise ImportFailure(f"{path}: tensor '{name}': data_offsets [{b}, {e}] do not hold "
-                                f"{dtype} {shape} ({count * itemsize} bytes)")
-        a = np.frombuffer(blob, dtype=DTYPES[dtype], count=count, offset=start + b).reshape(shape)
-        if dtype == "BF16":
-            a = (a.astype(np.uint32) << 16).view(np.float32)
-        out[name] = a
-    return out
+    """{name: numpy array} of a safetensors file, read with the `safetensors` library; BF16
+    (which numpy lacks) is widened to float32 exactly."""
+    try:
+        from safetensors.numpy import load_file
+    except ImportError as e:  # pragma: no cover
+        raise ImportFailure(f"needs the `safetensors` package ({e}); run scripts/setup-python "
+                            "and use .venv/bin/python")
+    try:
+        return load_file(str(path))
+    except Exception as e:  # the library's own errors for malformed files
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if "bfloat16" not in first.lower() and "bf16" not in first.lower():
+            raise ImportFailure(f"{path}: not a readable safetensors file ({first})")
+    # BF16, which numpy lacks: the library's torch reader, widened to float32 exactly.
+    try:
+        import torch  # noqa: F401  (Debian's python3-torch)
+        from safetensors.torch import load_file as load_torch
+        return {k: v.float().numpy() for k, v in load_torch(str(path)).items()}
+    except ImportError as e:
+        raise ImportFailure(f"{path}: BF16 tensors need torch ({e})")
+    except Exception as e:
+        raise ImportFailure(f"{path}: not a readable safetensors file ({e})")
 
 
 def load_hf_tensors(model_dir):
@@ -94,9 +76,17 @@ def load_hf_tensors(model_dir):
     if single.exists():
         return read_safetensors(single)
     if index.exists():  # sharded checkpoints
-        files = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        data = read_json(index, "JSON (a safetensors index)")
+        if not isinstance(data, dict) or not isinstance(data.get("weight_map"), dict):
+            raise ImportFailure(f"{index}: no \"weight_map\" object (expected "
+                                "{\"weight_map\": {tensor: file}})")
+        files = data["weight_map"].values()
+        if not all(isinstance(f, str) for f in files):
+            raise ImportFailure(f"{index}: weight_map values must be file names")
         tensors = {}
-        for f in files:
+        for f in sorted(set(files)):
+            if not (model_dir / f).is_file():
+                raise ImportFailure(f"{index}: shard {f} is missing")
             tensors.update(read_safetensors(model_dir / f))
         return tensors
     if (model_dir / "pytorch_model.bin").exists():
@@ -111,15 +101,15 @@ def read_opt_config(model_dir):
     path = Path(model_dir) / "config.json"
     if not path.exists():
         raise ImportFailure(f"{path}: no such file (expected a Hugging Face OPT model directory)")
-    try:
-        cfg = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ImportFailure(f"{path}: not valid JSON ({e})")
+    cfg = read_json(path)
+    if not isinstance(cfg, dict):
+        raise ImportFailure(f"{path}: a JSON {type(cfg).__name__}, expected an object "
+                            "(a Hugging Face config.json)")
     if cfg.get("model_type") != "opt":
         raise ImportFailure(f"{path}: model_type = {cfg.get('model_type')!r}, expected 'opt'")
     for key in ("hidden_size", "num_attention_heads", "num_hidden_layers", "ffn_dim", "vocab_size",
                 "max_position_embeddings"):
-        if not isinstance(cfg.get(key), int) or cfg[key] <= 0:
+        if not isinstance(cfg.get(key), int) or isinstance(cfg[key], bool) or cfg[key] <= 0:
             raise ImportFailure(f"{path}: {key} = {cfg.get(key)!r}, expected a positive integer")
     h, heads = cfg["hidden_size"], cfg["num_attention_heads"]
     if h % heads:
@@ -179,7 +169,12 @@ def zoptimus_params(hf, m):
         if t.dtype.kind != "f":
             raise ImportFailure(f"tensor 'model.{name}' has dtype {t.dtype}, expected floating point")
         used.add(name)
-        return np.ascontiguousarray(t, dtype=np.float32)
+        t = np.ascontiguousarray(t, dtype=np.float32)
+        bad = int(np.count_nonzero(~np.isfinite(t)))
+        if bad:
+            raise ImportFailure(f"tensor 'model.{name}' holds {bad} NaN/Inf value(s); refusing to "
+                                "import a model that is not finite")
+        return t
 
     d = "decoder."
     out = {"embed_tokens": get(d + "embed_tokens.weight", (V, h)),
@@ -216,16 +211,24 @@ def zoptimus_params(hf, m):
 
 # ---- deck and checkpoint ----
 
-def make_deck(m, source):
+def make_deck(m, source, tokenizer=None):
     seq = min(128, m["max_positions"])
+    if tokenizer:
+        note = (f"# Data: scripts/make_dataset.py --model {source} ... (the model's own tokenizer,\n"
+                f"# {tokenizer}); datasets of another tokenizer are refused (model.tokenizer).")
+        tok_line = f'tokenizer = "{tokenizer}"   # fingerprint of the model folder\'s tokenizer\n'
+    else:
+        note = ("# The model folder has no tokenizer.json (or vocab.json + merges.txt): make datasets\n"
+                "# with the model's tokenizer (scripts/make_dataset.py --model DIR_WITH_TOKENIZER).")
+        tok_line = ""
     return f"""# {m['name']}: imported from Hugging Face OPT ({source}) by scripts/hf_import_opt.py.
-# Fine-tune:  mpirun -np 4 build/bin/zoptimus train THIS.toml io.restart=CHECKPOINT.h5
-# Note: OPT uses the GPT-2 BPE tokenizer (vocab {m['vocab']}); zoptimus' byte datasets
-# (`zoptimus data`, tokenizer bytes-v1) only exercise the model, they do not match it.
+# Evaluate:   mpirun -np 4 build/bin/zoptimus eval THIS.toml data.path=DATA.h5 io.restart=CHECKPOINT.h5
+# Fine-tune:  mpirun -np 4 build/bin/zoptimus train THIS.toml data.path=DATA.h5 io.restart=CHECKPOINT.h5
+{note}
 
 [model]
 name = "{m['name']}"
-vocab = {m['vocab']}
+{tok_line}vocab = {m['vocab']}
 hidden = {m['hidden']}
 heads = {m['heads']}
 layers = {m['layers']}
@@ -312,7 +315,10 @@ def import_opt(model_dir, out, deck_out=None, force=False):
             raise ImportFailure(f"{target} exists; refusing to overwrite it (pass --force)")
     m = read_opt_config(model_dir)
     params = zoptimus_params(load_hf_tensors(model_dir), m)
-    deck = make_deck(m, model_dir.resolve().name)
+    tokenizer = None
+    if has_tokenizer(model_dir):
+        tokenizer = tokenizer_fingerprint(load_tokenizer(model_dir))
+    deck = make_deck(m, model_dir.resolve().name if tokenizer is None else str(model_dir), tokenizer)
     write_checkpoint(out, m, params, deck)
     if deck_out is not None:
         Path(deck_out).write_text(deck)
@@ -331,7 +337,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     try:
         print(import_opt(args.model_dir, args.out, args.deck_out, args.force))
-    except (ImportFailure, OSError) as e:
+    except (HfInputError, OSError) as e:
         print(f"hf_import_opt: error: {e}", file=sys.stderr)
         return 1
     return 0

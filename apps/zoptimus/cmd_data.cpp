@@ -2,8 +2,13 @@
 //
 //   zoptimus data --task lm --seq-len 64 --validation-fraction 0.1 --out FILE.h5 TEXT...
 //   zoptimus data --task classification --seq-len 32 --labels "negative,positive" --out FILE.h5 TSV
-//   zoptimus data --task lm --tokens --seq-len 64 --out FILE.h5 TOKENS.i32...
+//   zoptimus data --task lm --tokens --vocab V --tokenizer NAME --pad ID [--bos ID --eos ID]
+//                 --seq-len 64 --out FILE.h5 TOKENS.i32...
+//   zoptimus data --task classification --tokens --label-words ID,ID ... ROWS.i32...
+//   ... [--validation FILE...] [--test FILE...]   (instead of --validation-fraction)
 //
+// --tokens is how ids from another tokenizer (scripts/make_dataset.py: Hugging Face
+// tokenizers) get into a dataset, so that this one writer makes every dataset file.
 // Rank 0 reads the inputs and writes the file; every rank ends with the same status.
 #include <mpi.h>
 
@@ -37,7 +42,12 @@ struct DataOptions {
   std::string out;
   bool force = false;
   bool tokens = false;
-  std::vector<std::string> inputs;
+  // --tokens: the tokenizer the ids come from (defaults: bytes-v1).
+  std::int64_t vocab = bytes_v1::kVocab;
+  std::string tokenizer = bytes_v1::kName;
+  std::int64_t bos = bytes_v1::kBos, eos = bytes_v1::kEos, pad = bytes_v1::kPad;
+  std::string label_word_ids;
+  std::vector<std::string> inputs, validation, test;
 };
 
 std::string read_file(const std::string& path) {
@@ -114,25 +124,61 @@ std::vector<std::string> parse_labels(const std::string& text) {
   return names;
 }
 
-// Raw little-endian int32 tokens, row-major [N, seq_len].
-TokenRows read_token_file(const std::string& path, int seq_len) {
+// Raw little-endian int32 rows: LM [N, seq_len] tokens; classification [N, seq_len + 2]:
+// the tokens, then last_pos, then the label index.
+TokenRows read_token_file(const std::string& path, int seq_len, bool classify, std::int64_t vocab,
+                          int n_labels) {
   const std::string bytes = read_file(path);
-  const std::size_t row_bytes = sizeof(std::int32_t) * seq_len;
+  const int cols = seq_len + (classify ? 2 : 0);
+  const std::size_t row_bytes = sizeof(std::int32_t) * cols;
   if (bytes.empty() || bytes.size() % row_bytes != 0)
-    fail("token file '{}': {} bytes is not a whole number of int32 rows of seq_len {} ({} bytes)",
-         path, bytes.size(), seq_len, row_bytes);
+    fail("token file '{}': {} bytes is not a whole number of int32 rows of {} ({} bytes{})", path,
+         bytes.size(), cols, row_bytes,
+         classify ? "; classification rows are seq_len tokens, last_pos, label" : "");
   TokenRows rows;
   rows.rows = static_cast<std::int64_t>(bytes.size() / row_bytes);
-  rows.tokens.resize(bytes.size() / sizeof(std::int32_t));
-  for (std::size_t i = 0; i < rows.tokens.size(); ++i) {
+  for (std::size_t i = 0; i < bytes.size() / sizeof(std::int32_t); ++i) {
     const auto* p = reinterpret_cast<const unsigned char*>(bytes.data()) + 4 * i;
     const std::uint32_t u = p[0] | p[1] << 8 | p[2] << 16 | static_cast<std::uint32_t>(p[3]) << 24;
-    rows.tokens[i] = static_cast<std::int32_t>(u);
-    if (rows.tokens[i] < 0 || rows.tokens[i] >= bytes_v1::kVocab)
-      fail("token file '{}': token {} at index {} outside [0, {})", path, rows.tokens[i], i,
-           bytes_v1::kVocab);
+    const auto v = static_cast<std::int32_t>(u);
+    const auto row = static_cast<std::int64_t>(i / cols);
+    const int col = static_cast<int>(i % cols);
+    if (col < seq_len) {
+      if (v < 0 || v >= vocab)
+        fail("token file '{}': token {} at row {}, position {} outside [0, --vocab {})", path, v,
+             row, col, vocab);
+      rows.tokens.push_back(v);
+    } else if (col == seq_len) {
+      if (v < 0 || v >= seq_len)
+        fail("token file '{}': row {}: last_pos {} outside [0, seq_len {})", path, row, v, seq_len);
+      rows.last_pos.push_back(v);
+    } else {
+      if (v < 0 || v >= n_labels)
+        fail("token file '{}': row {}: label {} outside [0, {} labels)", path, row, v, n_labels);
+      rows.labels.push_back(v);
+    }
   }
   return rows;
+}
+
+// "12, 345" -> {12, 345}: the label words' token ids for --tokens classification.
+std::vector<std::int32_t> parse_ids(const std::string& text, std::int64_t vocab) {
+  std::vector<std::int32_t> ids;
+  std::istringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    std::size_t used = 0;
+    long long v = -1;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || item.find_first_not_of(" \t", used) != std::string::npos)
+      fail("--label-words \"{}\": '{}' is not a token id", text, item);
+    if (v < 0 || v >= vocab) fail("--label-words: id {} outside [0, --vocab {})", v, vocab);
+    ids.push_back(static_cast<std::int32_t>(v));
+  }
+  return ids;
 }
 
 void append(TokenRows& all, const TokenRows& more) {
@@ -142,17 +188,59 @@ void append(TokenRows& all, const TokenRows& more) {
   all.last_pos.insert(all.last_pos.end(), more.last_pos.begin(), more.last_pos.end());
 }
 
+// The rows of one group of input files, in the mode the options say.
+TokenRows read_rows(const DataOptions& o, const std::vector<std::string>& paths,
+                    const TokenDatasetContents& contents) {
+  const bool classify = o.task == "classification";
+  TokenRows all;
+  if (o.tokens) {
+    for (const std::string& path : paths)
+      append(all, read_token_file(path, o.seq_len, classify, o.vocab,
+                                  static_cast<int>(contents.label_words.size())));
+  } else if (classify) {
+    std::vector<LabeledText> examples;
+    for (const std::string& path : paths) {
+      std::vector<LabeledText> more = read_examples(path);
+      examples.insert(examples.end(), more.begin(), more.end());
+    }
+    all = classification_rows(examples, contents.label_names, o.seq_len);
+  } else {
+    std::vector<std::string> docs;
+    for (const std::string& path : paths) {
+      std::vector<std::string> more = read_documents(path);
+      docs.insert(docs.end(), more.begin(), more.end());
+    }
+    all = lm_windows(docs, o.seq_len);
+  }
+  return all;
+}
+
 // Reads the inputs, tokenizes, splits and writes; returns the summary line.
-std::string build_dataset(const DataOptions& o) {
+std::string build_dataset(const DataOptions& o, bool fraction_given) {
   if (o.seq_len < 2)
     fail("--seq-len {}: must be at least 2 (a token and its next-token target)", o.seq_len);
   const bool classify = o.task == "classification";
   if (classify && o.labels.empty())
     fail("--task classification needs --labels, e.g. --labels \"negative,positive\"");
   if (!classify && !o.labels.empty()) fail("--labels is only for --task classification");
-  if (classify && o.tokens) fail("--tokens is only for --task lm");
+  if (!o.tokens && !o.label_word_ids.empty())
+    fail("--label-words (token ids) is only for --tokens; text labels use their initials");
+  if (o.tokens && classify && o.label_word_ids.empty())
+    fail("--tokens --task classification needs --label-words ID,ID (one token id per label)");
   if (!(o.validation_fraction > 0.0 && o.validation_fraction < 1.0))
     fail("--validation-fraction {}: must be in (0, 1)", o.validation_fraction);
+  if (!o.validation.empty() && fraction_given)
+    fail("--validation FILE and --validation-fraction exclude each other");
+  if (!o.test.empty() && o.validation.empty())
+    fail("--test FILE needs --validation FILE too (the held-out splits are files, or a fraction)");
+  if (o.tokens) {
+    if (o.vocab < 2) fail("--vocab {}: must be at least 2", o.vocab);
+    if (o.tokenizer.empty()) fail("--tokenizer: the name is empty");
+    if (o.pad < 0 || o.pad >= o.vocab) fail("--pad {}: outside [0, --vocab {})", o.pad, o.vocab);
+    for (auto [name, id] : {std::pair{"--bos", o.bos}, std::pair{"--eos", o.eos}})
+      if (id < -1 || id >= o.vocab)
+        fail("{} {}: outside [0, --vocab {}) (or -1: none)", name, id, o.vocab);
+  }
   std::error_code ec;
   if (std::filesystem::exists(o.out, ec) && !o.force)
     fail("output file '{}' exists; refusing to overwrite it (pass --force to replace it)", o.out);
@@ -161,31 +249,41 @@ std::string build_dataset(const DataOptions& o) {
   contents.task = o.task;
   contents.seq_len = o.seq_len;
   contents.source = fmt::format("{}", fmt::join(o.inputs, ","));
-  TokenRows all;
+  if (!o.validation.empty())
+    contents.source += fmt::format(";validation:{}", fmt::join(o.validation, ","));
+  if (!o.test.empty()) contents.source += fmt::format(";test:{}", fmt::join(o.test, ","));
+  if (o.tokens) {
+    contents.tokenizer = o.tokenizer;
+    contents.vocab = o.vocab;
+    contents.bos_id = o.bos;
+    contents.eos_id = o.eos;
+    contents.pad_id = o.pad;
+  }
   if (classify) {
     contents.label_names = parse_labels(o.labels);
-    contents.label_words = label_words_for(contents.label_names);
-    std::vector<LabeledText> examples;
-    for (const std::string& path : o.inputs) {
-      std::vector<LabeledText> more = read_examples(path);
-      examples.insert(examples.end(), more.begin(), more.end());
+    if (o.tokens) {
+      contents.label_words = parse_ids(o.label_word_ids, o.vocab);
+      if (contents.label_words.size() != contents.label_names.size())
+        fail("--label-words gives {} ids for {} labels", contents.label_words.size(),
+             contents.label_names.size());
+    } else {
+      contents.label_words = label_words_for(contents.label_names);
     }
-    all = classification_rows(examples, contents.label_names, o.seq_len);
-  } else if (o.tokens) {
-    for (const std::string& path : o.inputs) append(all, read_token_file(path, o.seq_len));
-  } else {
-    std::vector<std::string> docs;
-    for (const std::string& path : o.inputs) {
-      std::vector<std::string> more = read_documents(path);
-      docs.insert(docs.end(), more.begin(), more.end());
-    }
-    all = lm_windows(docs, o.seq_len);
   }
-  split_rows(all, o.seq_len, o.validation_fraction, contents.train, contents.validation);
+  TokenRows all = read_rows(o, o.inputs, contents);
+  if (o.validation.empty()) {
+    split_rows(all, o.seq_len, o.validation_fraction, contents.train, contents.validation);
+  } else {
+    contents.train = std::move(all);
+    contents.validation = read_rows(o, o.validation, contents);
+    if (!o.test.empty()) contents.test = read_rows(o, o.test, contents);
+  }
   write_token_dataset(o.out, contents, o.force);
-  return fmt::format("data: task={} train={} validation={} seq_len={} vocab={} file={}", o.task,
-                     contents.train.rows, contents.validation.rows, o.seq_len, bytes_v1::kVocab,
-                     o.out);
+  return fmt::format(
+      "data: task={} train={} validation={}{} seq_len={} tokenizer={} vocab={} file={}", o.task,
+      contents.train.rows, contents.validation.rows,
+      contents.test.rows > 0 ? fmt::format(" test={}", contents.test.rows) : "", o.seq_len,
+      contents.tokenizer, contents.vocab, o.out);
 }
 
 void add_options(CLI::App& app, DataOptions& o) {
@@ -197,14 +295,33 @@ void add_options(CLI::App& app, DataOptions& o) {
   app.add_option("--validation-fraction", o.validation_fraction,
                  "fraction of sequences held out for /validation, spread evenly, in (0, 1)")
       ->capture_default_str();
+  app.add_option("--validation", o.validation,
+                 "files (same kind as the inputs) that are the /validation split; the inputs "
+                 "are then all /train")
+      ->type_name("FILE")
+      ->allow_extra_args(false);
+  app.add_option("--test", o.test, "files (same kind as the inputs) that are the /test split")
+      ->type_name("FILE")
+      ->allow_extra_args(false);
   app.add_option("--labels", o.labels,
                  "classification: comma-separated label names; label word k is the byte token "
                  "of the first character of label k (initials must differ)");
   app.add_option("--out", o.out, "output HDF5 file")->required()->type_name("FILE.h5");
   app.add_flag("--force", o.force, "replace an existing output file");
   app.add_flag("--tokens", o.tokens,
-               "lm: inputs are raw little-endian int32 token files of shape [N, seq_len] "
-               "(ids < 260), used as the sequences as they are");
+               "inputs are raw little-endian int32 rows, used as they are: lm [N, seq_len] "
+               "token ids; classification [N, seq_len + 2]: ids, last_pos, label index");
+  app.add_option("--vocab", o.vocab, "--tokens: the tokenizer's vocabulary size")
+      ->capture_default_str();
+  app.add_option("--tokenizer", o.tokenizer, "--tokens: the tokenizer's name, recorded")
+      ->capture_default_str();
+  app.add_option("--bos", o.bos, "--tokens: BOS id (-1: none)")->capture_default_str();
+  app.add_option("--eos", o.eos, "--tokens: EOS id (-1: none)")->capture_default_str();
+  app.add_option("--pad", o.pad, "--tokens: PAD id (no next-token target where it follows)")
+      ->capture_default_str();
+  app.add_option("--label-words", o.label_word_ids,
+                 "--tokens classification: token id of each label's word, comma-separated")
+      ->type_name("ID,ID");
   app.add_option("inputs", o.inputs,
                  "lm: text files (a blank line separates documents); classification: TSV files")
       ->required()
@@ -215,9 +332,11 @@ void add_options(CLI::App& app, DataOptions& o) {
 
 int run_data(const std::vector<std::string>& args) {
   CLI::App app{
-      "Build an HDF5 token dataset (byte tokenizer bytes-v1, vocab 260) for data.path. LM: each "
-      "document is BOS + bytes + EOS, cut into windows of --seq-len (last padded). "
-      "Classification: BOS + text bytes, the label word is predicted at the last text token.",
+      "Build an HDF5 token dataset for data.path. Text inputs use the byte tokenizer bytes-v1 "
+      "(vocab 260); LM: each document is BOS + bytes + EOS, cut into windows of --seq-len (last "
+      "padded); classification: BOS + text bytes, the label word is predicted at the last text "
+      "token. A model's own tokenizer: scripts/make_dataset.py (Hugging Face tokenizers), "
+      "which writes --tokens rows and calls this command.",
       "zoptimus data"};
   DataOptions o;
   add_options(app, o);
@@ -238,7 +357,7 @@ int run_data(const std::vector<std::string>& args) {
   std::string summary, error;
   if (rank == 0) {
     try {
-      summary = build_dataset(o);
+      summary = build_dataset(o, app.count("--validation-fraction") > 0);
     } catch (const std::exception& e) {
       error = e.what();
       if (error.empty()) error = "zoptimus data failed";

@@ -10,6 +10,10 @@ namespace zoptimus {
 
 struct ModelConfig {
   std::string name = "custom";
+  // The tokenizer the model was trained with (e.g. "hf:<fingerprint>", written by
+  // scripts/hf_import_opt.py); "" = not stated. When set, a dataset made with another
+  // tokenizer is refused.
+  std::string tokenizer;
   int vocab = 512;  // padded up to a multiple of the mesh side when partitioned
   int hidden = 64;
   int heads = 4;
@@ -60,12 +64,16 @@ struct DataConfig {
   int batch = 4;            // sequences per data-parallel replica per forward
   int seq_len = 32;
   std::int64_t seed = 7;
+  std::string eval_split = "validation";  // "validation" or "test" (a dataset's /test split)
 };
 
 struct RunConfig {
   int steps = 10;
-  int eval_every = 0;  // 0 = evaluate only at the end
-  int eval_batches = 4;
+  int eval_every = 0;    // 0 = evaluate only at the end
+  int eval_batches = 4;  // synthetic data: eval_batches * data.batch held-out sequences
+  // Held-out sequences per evaluation; 0 = the whole validation split of a dataset (or
+  // eval_batches * data.batch synthetic ones). Split over the dp replicas.
+  std::int64_t eval_sequences = 0;
   int log_every = 1;
   std::int64_t seed = 42;  // step seeds are derived from this
   int max_bad_steps = 10;  // stop after this many NaN/Inf steps

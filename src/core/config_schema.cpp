@@ -95,6 +95,7 @@ constexpr std::int64_t kMaxDim = std::int64_t{1} << 30;
 const std::vector<FieldSpec>& deck_schema() {
   static const std::vector<FieldSpec> schema = {
       text("model.name", ZO_FIELD(model.name)),
+      text("model.tokenizer", ZO_FIELD(model.tokenizer)),
       integer("model.vocab", ZO_FIELD(model.vocab), 2, kMaxDim),
       integer("model.hidden", ZO_FIELD(model.hidden), 1, kMaxDim),
       integer("model.heads", ZO_FIELD(model.heads), 1, kMaxDim),
@@ -136,10 +137,12 @@ const std::vector<FieldSpec>& deck_schema() {
       integer("data.batch", ZO_FIELD(data.batch), 1, kMaxDim),
       integer("data.seq_len", ZO_FIELD(data.seq_len), 1, kMaxDim),
       integer("data.seed", ZO_FIELD(data.seed), 0),
+      choice("data.eval_split", ZO_FIELD(data.eval_split), {"validation", "test"}),
 
       integer("run.steps", ZO_FIELD(run.steps), 0),
       integer("run.eval_every", ZO_FIELD(run.eval_every), 0),
       integer("run.eval_batches", ZO_FIELD(run.eval_batches), 1),
+      integer("run.eval_sequences", ZO_FIELD(run.eval_sequences), 0),
       integer("run.log_every", ZO_FIELD(run.log_every), 1),
       integer("run.seed", ZO_FIELD(run.seed), 0),
       integer("run.max_bad_steps", ZO_FIELD(run.max_bad_steps), 0),

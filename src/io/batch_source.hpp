@@ -18,8 +18,14 @@ class BatchSource {
   // Training micro-batch number `index` (step x perturbation) of this replica; sources cycle
   // through their data deterministically.
   virtual Batch train_batch(std::int64_t index) = 0;
-  // Held-out batch number `index`, 0 <= index < config run.eval_batches.
+  // This replica's share of held-out batch number `index`: global held-out sequences
+  // [(index*dp + replica)*batch, + batch); those at or past eval_sequences() are masked
+  // (no targets, label -1), so an evaluation scores the same sequences on every mesh.
   virtual Batch eval_batch(std::int64_t index) = 0;
+  // How many held-out sequences one evaluation scores (all replicas together): the whole
+  // validation split of a dataset, or run.eval_sequences when set; synthetic data:
+  // run.eval_sequences, or run.eval_batches * data.batch.
+  virtual std::int64_t eval_sequences() const = 0;
   virtual std::string describe() const = 0;
 };
 

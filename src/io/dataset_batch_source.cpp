@@ -1,7 +1,11 @@
 // Train batches cycle through /train of the dataset, eval batches come from /validation.
 #include "io/dataset_batch_source.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
+
+#include "core/error.hpp"
 
 #include "io/token_dataset.hpp"
 
@@ -12,25 +16,43 @@ namespace {
 class DatasetBatches : public BatchSource {
  public:
   DatasetBatches(const Config& config, const Mesh& mesh)
-      : dataset_(config.data.path, config.data.task, config.data.seq_len, config.model.vocab),
+      : dataset_(config.data.path, config.data.task, config.data.seq_len, config.model.vocab,
+                 config.model.tokenizer),
+        eval_split_(config.data.eval_split == "test" ? TokenSplit::Test : TokenSplit::Validation),
         batch_(config.data.batch),
         replica_(mesh.replica()),
-        dp_(mesh.shape().dp) {}
+        dp_(mesh.shape().dp) {
+    const std::int64_t rows = dataset_.rows(eval_split_);
+    if (rows == 0)
+      fail(
+          "token dataset '{}': data.eval_split = \"test\" but the file has no /test split "
+          "(build it with `zoptimus data --test FILE`)",
+          config.data.path);
+    eval_sequences_ =
+        config.run.eval_sequences > 0 ? std::min(config.run.eval_sequences, rows) : rows;
+  }
   Batch train_batch(std::int64_t index) override {
     return dataset_batch(dataset_, TokenSplit::Train, batch_, replica_, dp_, index);
   }
   Batch eval_batch(std::int64_t index) override {
-    return dataset_batch(dataset_, TokenSplit::Validation, batch_, replica_, dp_, index);
+    return dataset_eval_batch(dataset_, eval_split_, batch_, replica_, dp_, index, eval_sequences_);
   }
+  std::int64_t eval_sequences() const override { return eval_sequences_; }
   std::string describe() const override {
     const TokenDatasetInfo& i = dataset_.info();
-    return fmt::format("token dataset {} ({}, {}, train {} x {}, validation {} x {})", i.path,
-                       i.task, i.tokenizer, i.train_rows, i.seq_len, i.validation_rows, i.seq_len);
+    return fmt::format(
+        "token dataset {} ({}, {}, vocab {}, train {} x {}, validation {} x {}{}); evaluation: "
+        "{} {} sequences",
+        i.path, i.task, i.tokenizer, i.vocab, i.train_rows, i.seq_len, i.validation_rows, i.seq_len,
+        i.test_rows > 0 ? fmt::format(", test {} x {}", i.test_rows, i.seq_len) : "",
+        eval_sequences_, eval_split_ == TokenSplit::Test ? "test" : "validation");
   }
 
  private:
   TokenDataset dataset_;
+  TokenSplit eval_split_;
   int batch_, replica_, dp_;
+  std::int64_t eval_sequences_ = 0;
 };
 
 }  // namespace

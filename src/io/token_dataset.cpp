@@ -62,10 +62,11 @@ void in_file(const std::string& where, Body&& body) {
 struct TokenDataset::Handles {
   h5::File file;
   h5::Dataset train_tokens, val_tokens, train_labels, val_labels, train_last, val_last;
+  h5::Dataset test_tokens, test_labels, test_last;
 };
 
 TokenDataset::TokenDataset(const std::string& path, const std::string& task, int seq_len,
-                           int model_vocab)
+                           int model_vocab, const std::string& model_tokenizer)
     : h_(std::make_unique<Handles>()) {
   info_.path = path;
   const std::string where = fmt::format("token dataset '{}'", path);
@@ -73,11 +74,13 @@ TokenDataset::TokenDataset(const std::string& path, const std::string& task, int
   if (!std::filesystem::is_regular_file(path, ec))
     fail("{} (data.path): no such file; build one with `zoptimus data`", where);
   const h5::QuietErrors quiet_hdf5;
-  in_file(where, [&] { open_and_validate(path, task, seq_len, model_vocab, where); });
+  in_file(where,
+          [&] { open_and_validate(path, task, seq_len, model_vocab, model_tokenizer, where); });
 }
 
 void TokenDataset::open_and_validate(const std::string& path, const std::string& task, int seq_len,
-                                     int model_vocab, const std::string& where) {
+                                     int model_vocab, const std::string& model_tokenizer,
+                                     const std::string& where) {
   if (H5Fis_hdf5(path.c_str()) <= 0) fail("{}: not an HDF5 file", where);
   h5::PropList fapl(ZOPTIMUS_H5(H5Pcreate(H5P_FILE_ACCESS)));
 #if H5_VERSION_GE(1, 10, 7)
@@ -108,6 +111,14 @@ void TokenDataset::open_and_validate(const std::string& path, const std::string&
   info_.vocab = h5::read_int_attribute(f, "vocab");
   info_.seq_len = h5::read_int_attribute(f, "seq_len");
   info_.pad_id = h5::read_int_attribute(f, "pad_id");
+  // Files written before bos_id/eos_id were recorded hold bytes-v1 ids (the only tokenizer then).
+  for (auto [name, id] : {std::pair{"bos_id", &info_.bos_id}, std::pair{"eos_id", &info_.eos_id}})
+    *id = h5::has_attribute(f, name) ? h5::read_int_attribute(f, name) : -1;
+  if (!model_tokenizer.empty() && info_.tokenizer != model_tokenizer)
+    fail(
+        "{}: tokenizer = \"{}\" but the model uses model.tokenizer = \"{}\"; rebuild the "
+        "dataset with the model's tokenizer (scripts/make_dataset.py --model MODEL_DIR)",
+        where, info_.tokenizer, model_tokenizer);
   if (info_.task != task) fail("{}: task = \"{}\" but data.task = \"{}\"", where, info_.task, task);
   if (info_.vocab < 1 || info_.vocab > model_vocab)
     fail("{}: vocab = {} does not fit the model: expected 1 <= vocab <= model.vocab = {}", where,
@@ -119,12 +130,17 @@ void TokenDataset::open_and_validate(const std::string& path, const std::string&
         where, info_.seq_len, seq_len, info_.seq_len, seq_len);
   if (info_.pad_id < 0 || info_.pad_id >= info_.vocab)
     fail("{}: pad_id = {} outside [0, vocab = {})", where, info_.pad_id, info_.vocab);
+  for (auto [name, id] : {std::pair{"bos_id", info_.bos_id}, std::pair{"eos_id", info_.eos_id}})
+    if (id < -1 || id >= info_.vocab)
+      fail("{}: {} = {} outside [0, vocab = {}) (or -1: none)", where, name, id, info_.vocab);
   for (const char* group : {"/train", "/validation"})
     if (!h5::link_exists(f, group))
       fail("{}: group {} is missing (expected /train and /validation)", where, group);
 
   h_->train_tokens = open_int32(f, "/train/tokens", seq_len, where, info_.train_rows);
   h_->val_tokens = open_int32(f, "/validation/tokens", seq_len, where, info_.validation_rows);
+  const bool has_test = h5::link_exists(f, "/test");
+  if (has_test) h_->test_tokens = open_int32(f, "/test/tokens", seq_len, where, info_.test_rows);
   if (task != "classification") return;
   std::int64_t n = 0;
   auto open_column = [&](const char* name, std::int64_t expected_rows) {
@@ -137,6 +153,10 @@ void TokenDataset::open_and_validate(const std::string& path, const std::string&
   h_->train_last = open_column("/train/last_pos", info_.train_rows);
   h_->val_labels = open_column("/validation/labels", info_.validation_rows);
   h_->val_last = open_column("/validation/last_pos", info_.validation_rows);
+  if (has_test) {
+    h_->test_labels = open_column("/test/labels", info_.test_rows);
+    h_->test_last = open_column("/test/last_pos", info_.test_rows);
+  }
   h5::Dataset words = open_int32(f, "/label_words", 0, where, n);
   if (n < 2) fail("{}: /label_words: expected at least 2 label words, found {}", where, n);
   std::vector<int> w(static_cast<std::size_t>(n));
@@ -150,17 +170,30 @@ void TokenDataset::open_and_validate(const std::string& path, const std::string&
 TokenDataset::~TokenDataset() = default;
 
 std::int64_t TokenDataset::rows(TokenSplit split) const {
-  return split == TokenSplit::Train ? info_.train_rows : info_.validation_rows;
+  switch (split) {
+    case TokenSplit::Train:
+      return info_.train_rows;
+    case TokenSplit::Validation:
+      return info_.validation_rows;
+    case TokenSplit::Test:
+      return info_.test_rows;
+  }
+  return 0;
 }
 
 Batch TokenDataset::read(TokenSplit split, std::int64_t first, int count) const {
   ZOPTIMUS_ASSERT(first >= 0 && count >= 0);
-  const bool train = split == TokenSplit::Train;
   const bool classify = info_.task == "classification";
   const std::string where = fmt::format("token dataset '{}'", info_.path);
-  const std::string group = train ? "/train" : "/validation";
+  const char* const groups[] = {"/train", "/validation", "/test"};
+  const std::string group = groups[static_cast<int>(split)];
   const int seq = static_cast<int>(info_.seq_len);
   const std::int64_t n = rows(split);
+  if (n == 0) fail("{}: the file has no {} split", where, group);
+  const h5::Dataset* tokens[] = {&h_->train_tokens, &h_->val_tokens, &h_->test_tokens};
+  const h5::Dataset* labels[] = {&h_->train_labels, &h_->val_labels, &h_->test_labels};
+  const h5::Dataset* last[] = {&h_->train_last, &h_->val_last, &h_->test_last};
+  const int k = static_cast<int>(split);
   Batch b;
   b.batch = count;
   b.seq = seq;
@@ -176,12 +209,11 @@ Batch TokenDataset::read(TokenSplit split, std::int64_t first, int count) const 
     const std::int64_t start = (first + done) % n;
     const int take = static_cast<int>(std::min<std::int64_t>(count - done, n - start));
     in_file(where, [&] {
-      read_rows(train ? h_->train_tokens : h_->val_tokens, start, take, seq,
+      read_rows(*tokens[k], start, take, seq,
                 b.tokens.data() + static_cast<std::size_t>(done) * seq);
       if (classify) {
-        read_rows(train ? h_->train_labels : h_->val_labels, start, take, 1,
-                  b.labels.data() + done);
-        read_rows(train ? h_->train_last : h_->val_last, start, take, 1, b.last_pos.data() + done);
+        read_rows(*labels[k], start, take, 1, b.labels.data() + done);
+        read_rows(*last[k], start, take, 1, b.last_pos.data() + done);
       }
     });
     done += take;
@@ -205,6 +237,23 @@ Batch dataset_batch(const TokenDataset& dataset, TokenSplit split, int batch, in
                     std::int64_t index) {
   const std::int64_t first = (index * dp + replica) * static_cast<std::int64_t>(batch);
   return dataset.read(split, first % dataset.rows(split), batch);
+}
+
+void mask_sequences(Batch& b, int first_masked) {
+  for (int s = std::max(first_masked, 0); s < b.batch; ++s) {
+    std::fill(b.targets.begin() + static_cast<std::ptrdiff_t>(s) * b.seq,
+              b.targets.begin() + static_cast<std::ptrdiff_t>(s + 1) * b.seq, -1);
+    if (!b.labels.empty()) b.labels[s] = -1;
+  }
+}
+
+Batch dataset_eval_batch(const TokenDataset& dataset, TokenSplit split, int batch, int replica,
+                         int dp, std::int64_t index, std::int64_t limit) {
+  const std::int64_t first = (index * dp + replica) * static_cast<std::int64_t>(batch);
+  // Past the limit the rows read are placeholders (wrapped), masked out below.
+  Batch b = dataset.read(split, first % dataset.rows(split), batch);
+  mask_sequences(b, static_cast<int>(std::clamp<std::int64_t>(limit - first, 0, batch)));
+  return b;
 }
 
 }  // namespace zoptimus

@@ -14,7 +14,7 @@
 
 namespace zoptimus {
 
-enum class TokenSplit { Train, Validation };
+enum class TokenSplit { Train, Validation, Test };
 
 // What a validated dataset holds (attributes and shapes).
 struct TokenDatasetInfo {
@@ -24,8 +24,10 @@ struct TokenDatasetInfo {
   std::int64_t vocab = 0;
   std::int64_t seq_len = 0;
   std::int64_t pad_id = 0;
+  std::int64_t bos_id = -1, eos_id = -1;  // -1: none recorded
   std::int64_t train_rows = 0;
   std::int64_t validation_rows = 0;
+  std::int64_t test_rows = 0;             // 0: the file has no /test split
   std::vector<std::int32_t> label_words;  // classification
 };
 
@@ -34,9 +36,11 @@ struct TokenDatasetInfo {
 class TokenDataset {
  public:
   // Opens and validates the file against what the run expects: format, version, task,
-  // vocab <= model_vocab, seq_len, dtypes and shapes. Throws zoptimus::Error naming the file,
+  // vocab <= model_vocab, seq_len, dtypes and shapes, and the tokenizer name when
+  // `model_tokenizer` is not empty (model.tokenizer). Throws zoptimus::Error naming the file,
   // the object, and expected against found.
-  TokenDataset(const std::string& path, const std::string& task, int seq_len, int model_vocab);
+  TokenDataset(const std::string& path, const std::string& task, int seq_len, int model_vocab,
+               const std::string& model_tokenizer = "");
   ~TokenDataset();
   TokenDataset(const TokenDataset&) = delete;
   TokenDataset& operator=(const TokenDataset&) = delete;
@@ -50,7 +54,8 @@ class TokenDataset {
 
  private:
   void open_and_validate(const std::string& path, const std::string& task, int seq_len,
-                         int model_vocab, const std::string& where);
+                         int model_vocab, const std::string& model_tokenizer,
+                         const std::string& where);
 
   struct Handles;
   std::unique_ptr<Handles> h_;
@@ -62,5 +67,14 @@ class TokenDataset {
 // every mesh.
 Batch dataset_batch(const TokenDataset& dataset, TokenSplit split, int batch, int replica, int dp,
                     std::int64_t index);
+
+// The same sequences without wrapping, for an evaluation over the first `limit` rows of a
+// split: rows at or past `limit` are masked (no targets, label -1), so they add nothing to
+// the loss and every mesh scores the same sequences.
+Batch dataset_eval_batch(const TokenDataset& dataset, TokenSplit split, int batch, int replica,
+                         int dp, std::int64_t index, std::int64_t limit);
+
+// Masks sequences [first_masked, batch) of `b`: no next-token targets, label -1.
+void mask_sequences(Batch& b, int first_masked);
 
 }  // namespace zoptimus

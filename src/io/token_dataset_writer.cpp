@@ -44,13 +44,16 @@ void write_contents(const std::string& tmp, const TokenDatasetContents& c, bool 
   h5::write_attribute(file, "format", std::string(kTokenDatasetFormat));
   h5::write_attribute(file, "format_version", kTokenDatasetVersion);
   h5::write_attribute(file, "task", c.task);
-  h5::write_attribute(file, "tokenizer", std::string(bytes_v1::kName));
-  h5::write_attribute(file, "vocab", std::int64_t{bytes_v1::kVocab});
+  h5::write_attribute(file, "tokenizer", c.tokenizer);
+  h5::write_attribute(file, "vocab", c.vocab);
   h5::write_attribute(file, "seq_len", std::int64_t{c.seq_len});
-  h5::write_attribute(file, "pad_id", std::int64_t{bytes_v1::kPad});
+  h5::write_attribute(file, "pad_id", c.pad_id);
+  h5::write_attribute(file, "bos_id", c.bos_id);
+  h5::write_attribute(file, "eos_id", c.eos_id);
   if (!c.source.empty()) h5::write_attribute(file, "source", c.source);
   write_split(file, "/train", c.train, c.seq_len, classify);
   write_split(file, "/validation", c.validation, c.seq_len, classify);
+  if (c.test.rows > 0) write_split(file, "/test", c.test, c.seq_len, classify);
   if (classify) {
     write_int32_dataset(file, "label_words", {c.label_words.size()}, c.label_words);
     if (!c.label_names.empty())
@@ -68,12 +71,29 @@ void write_token_dataset(const std::string& path, const TokenDatasetContents& c,
   if (c.task != "lm" && !classify)
     fail("task = '{}': expected \"lm\" or \"classification\"", c.task);
   if (c.seq_len < 2) fail("seq_len = {}: must be at least 2", c.seq_len);
-  for (const TokenRows* r : {&c.train, &c.validation}) {
+  if (c.tokenizer.empty()) fail("the tokenizer name is empty");
+  if (c.vocab < 1) fail("vocab = {}: must be at least 1", c.vocab);
+  if (c.pad_id < 0 || c.pad_id >= c.vocab)
+    fail("pad id {} outside [0, vocab = {})", c.pad_id, c.vocab);
+  for (std::int64_t id : {c.bos_id, c.eos_id})
+    if (id < -1 || id >= c.vocab) fail("special id {} outside [0, vocab = {})", id, c.vocab);
+  for (const TokenRows* r : {&c.train, &c.validation, &c.test}) {
     const auto n = static_cast<std::size_t>(r->rows);
+    if (r == &c.test && n == 0) continue;
     ZOPTIMUS_ASSERT(r->rows >= 1 && r->tokens.size() == n * c.seq_len);
     ZOPTIMUS_ASSERT(!classify || (r->labels.size() == n && r->last_pos.size() == n));
+    for (std::int32_t t : r->tokens)
+      if (t < 0 || t >= c.vocab) fail("token {} outside [0, vocab = {})", t, c.vocab);
+    for (std::size_t i = 0; classify && i < n; ++i) {
+      if (r->labels[i] < 0 || r->labels[i] >= static_cast<std::int32_t>(c.label_words.size()))
+        fail("label {} outside [0, {} label words)", r->labels[i], c.label_words.size());
+      if (r->last_pos[i] < 0 || r->last_pos[i] >= c.seq_len)
+        fail("last_pos {} outside [0, seq_len = {})", r->last_pos[i], c.seq_len);
+    }
   }
   if (classify && c.label_words.size() < 2) fail("classification needs at least 2 label words");
+  for (std::int32_t w : c.label_words)
+    if (w < 0 || w >= c.vocab) fail("label word {} outside [0, vocab = {})", w, c.vocab);
   std::error_code ec;
   if (fs::exists(path, ec) && !overwrite)
     fail("output file '{}' exists; refusing to overwrite it (pass --force to replace it)", path);

@@ -315,10 +315,12 @@ std::vector<LossSums> Transformer::classification_loss(const std::vector<const B
       }
     }
     if (two_d()) comm_.allreduce_sum(Axis::Row, logits.data(), logits.size());
-    double sum = 0, correct = 0;
+    double sum = 0, correct = 0, count = 0;
     for (int b = 0; b < local_batch_; ++b) {
       const float* l = &logits[b * L];
       const int label = batch.labels[mesh_.row() * local_batch_ + b];
+      if (label < 0) continue;  // a masked sequence (padding of the last eval batch)
+      count += 1;
       int best = 0;
       double m = l[0];
       for (int k = 1; k < L; ++k)
@@ -328,7 +330,7 @@ std::vector<LossSums> Transformer::classification_loss(const std::vector<const B
       sum += std::log(se) + m - l[label];
       correct += best == label;
     }
-    out.push_back(reduce_loss(sum, local_batch_, correct));
+    out.push_back(reduce_loss(sum, count, correct));
   }
   return out;
 }

@@ -29,7 +29,10 @@ std::vector<LossSums> ModelSession::losses(const std::vector<const Batch*>& batc
 LossSums ModelSession::evaluate() {
   StoredWeights weights(model_->params());
   LossSums total;
-  for (int i = 0; i < config_.run.eval_batches; ++i) {
+  // The held-out sequences split over the replicas; the last batch is partly masked.
+  const std::int64_t per_batch = std::int64_t{config_.data.batch} * mesh_.shape().dp;
+  const std::int64_t n = (batches_->eval_sequences() + per_batch - 1) / per_batch;
+  for (std::int64_t i = 0; i < n; ++i) {
     LossSums l = loss(batches_->eval_batch(i), weights);
     total.sum += l.sum;
     total.count += l.count;

@@ -29,7 +29,8 @@ class ModelSession {
   LossSums loss(const Batch& batch, WeightSource& weights);
   // One loss per stream of `weights` (the ZO step's + and - streams on the same batch).
   std::vector<LossSums> losses(const std::vector<const Batch*>& batches, WeightSource& weights);
-  // Mean loss over run.eval_batches held-out batches with the stored weights.
+  // Loss over the held-out sequences (BatchSource::eval_sequences: the whole validation
+  // split of a dataset) with the stored weights; the same sequences on every mesh.
   LossSums evaluate();
 
  private:

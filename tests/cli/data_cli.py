@@ -24,10 +24,21 @@ args = parser.parse_args()
 
 INPUTS = Path(args.inputs)
 tmp = Path(tempfile.mkdtemp(prefix="zoptimus-data-cli-"))
-SUMMARY = re.compile(r"^data: task=(\w+) train=(\d+) validation=(\d+) seq_len=(\d+) vocab=260 file=(.+)$")
+SUMMARY = re.compile(r"^data: task=(\w+) train=(\d+) validation=(\d+)(?: test=\d+)? seq_len=(\d+) "
+                     r"tokenizer=bytes-v1 vocab=260 file=(.+)$")
+ANY_SUMMARY = re.compile(r"^data: task=(\w+) train=(\d+) validation=(\d+)(?: test=(\d+))? seq_len=(\d+) "
+                         r"tokenizer=(\S+) vocab=(\d+) file=(.+)$")
 
 launcher = Launcher(args)
 tally = Tally()
+
+
+def eval_check_tokens(want):
+    def check(out):
+        last = out[-1] if out else ""
+        m = re.match(r"^eval: loss=\d+\.\d+ tokens=(\d+) ", last)
+        return [] if m and int(m.group(1)) == want else [f"last line {last!r}, expected tokens={want}"]
+    return check
 
 
 def report(name, problems):
@@ -177,6 +188,83 @@ if from_tokens.exists():
     report("--tokens rows stored as given", [] if same and len(got) == 10 else ["rows differ"])
 (tmp / "short.i32").write_bytes(b"\x01\x00\x00\x00" * 5)
 
+# Ids of another tokenizer (here a 50272-id vocabulary, as OPT's): --tokens with the vocab,
+# name and special ids on the command line; --validation/--test files are those splits as given.
+V = 50272
+rng = np.random.default_rng(5)
+splits = {"train": rng.integers(0, V, (9, 16)), "validation": rng.integers(0, V, (5, 16)),
+          "test": rng.integers(0, V, (3, 16))}
+splits["validation"][1, 10:] = 1  # PAD = 1: no next-token targets there
+for name, a in splits.items():
+    a.astype("<i4").tofile(tmp / f"{name}_big.i32")
+big = tmp / "big.h5"
+TOKEN_FLAGS = ["--tokens", "--vocab", str(V), "--tokenizer", "hf:test", "--bos", "2", "--eos", "2",
+               "--pad", "1", "--seq-len", "16"]
+
+
+def big_summary(out):
+    m = [ANY_SUMMARY.match(l) for l in out if l.startswith("data:")]
+    ok = len(m) == 1 and m[0] and m[0].groups()[1:7] == ("9", "5", "3", "16", "hf:test", str(V))
+    return [] if ok else [f"summary: {out}"]
+
+
+expect_success("--tokens with --vocab 50272, --validation and --test files",
+               ["data"] + TOKEN_FLAGS + ["--out", str(big), "--validation", str(tmp / "validation_big.i32"),
+                                         "--test", str(tmp / "test_big.i32"), str(tmp / "train_big.i32")],
+               big_summary)
+if big.exists():
+    with h5py.File(big, "r") as f:
+        problems = [f"/{n}/tokens differ" for n, a in splits.items()
+                    if not np.array_equal(f[n]["tokens"][...], a)]
+        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+        for k, want in (("tokenizer", "hf:test"), ("vocab", V), ("bos_id", 2), ("eos_id", 2), ("pad_id", 1)):
+            if attrs.get(k) != want:
+                problems.append(f"attribute {k} = {attrs.get(k)!r}, expected {want!r}")
+    report("--tokens splits stored as given; tokenizer, vocab and special ids recorded", problems)
+    # Eval of the /test split scores every target of it: an independent count of the
+    # next-token targets (next token not PAD, not past the row's end).
+    deck_big = ["--", "model.vocab=50272", "model.hidden=8", "model.heads=2", "model.layers=1",
+                "model.ffn=16", "model.max_positions=16", "data.seq_len=16", "data.batch=2"]
+    for split in ("validation", "test"):
+        a = splits[split]
+        want = int((a[:, 1:] != 1).sum())
+        expect_success(f"eval data.eval_split={split} scores the whole split ({want} tokens)",
+                       ["eval", str(INPUTS / "tiny.toml"), f"data.path={big}", f"data.eval_split={split}"]
+                       + deck_big[1:],
+                       eval_check_tokens(want))
+    expect_failure("a dataset of another tokenizer than model.tokenizer is refused",
+                   ["eval", str(INPUTS / "tiny.toml"), f"data.path={big}", "model.tokenizer=hf:other"]
+                   + deck_big[1:], 'tokenizer = "hf:test" but the model uses model.tokenizer = "hf:other"')
+    expect_failure("a dataset whose vocab exceeds model.vocab is refused",
+                   ["eval", str(INPUTS / "tiny.toml"), f"data.path={big}"] + deck_big[2:],
+                   "vocab = 50272 does not fit the model")
+
+cls_rows = np.zeros((6, 18), dtype="<i4")
+cls_rows[:, :16] = rng.integers(3, V, (6, 16))
+cls_rows[:, 16] = [3, 15, 0, 7, 9, 1]   # last_pos
+cls_rows[:, 17] = [0, 1, 1, 0, 1, 0]    # label index
+cls_rows.tofile(tmp / "cls_big.i32")
+cls_big = tmp / "cls_big.h5"
+expect_success("--tokens classification rows (ids, last_pos, label) with --label-words ids",
+               ["data"] + TOKEN_FLAGS + ["--task", "classification", "--labels", "negative,positive",
+                                         "--label-words", "40000,50000", "--validation-fraction", "0.5",
+                                         "--out", str(cls_big), str(tmp / "cls_big.i32")])
+if cls_big.exists():
+    with h5py.File(cls_big, "r") as f:
+        got = np.concatenate([np.concatenate([f[s]["tokens"][...], f[s]["last_pos"][...][:, None],
+                                              f[s]["labels"][...][:, None]], axis=1)
+                              for s in ("train", "validation")])
+        words = f["label_words"][...].tolist()
+    same = sorted(map(tuple, got.tolist())) == sorted(map(tuple, cls_rows.tolist()))
+    report("classification rows and label words stored as given",
+           [] if same and words == [40000, 50000] else [f"rows differ or label words {words}"])
+cls_bad = cls_rows.copy()
+cls_bad[2, 17] = 2
+cls_bad.tofile(tmp / "cls_bad.i32")
+big_bad = rng.integers(0, V + 1, (4, 16)).astype("<i4")
+big_bad[0, 3] = V
+big_bad.tofile(tmp / "big_bad.i32")
+
 empty = tmp / "empty.txt"
 empty.write_text("  \n\n\t\n")
 notab = tmp / "notab.tsv"
@@ -202,6 +290,21 @@ CASES = [
     ("missing --out", ["data", str(corpus)], "--out is required"),
     ("token file not whole rows", ["data", "--tokens", "--seq-len", "16", "--out", str(bad),
                                    str(tmp / "short.i32")], "not a whole number of int32 rows"),
+    ("--tokens id >= --vocab", ["data"] + TOKEN_FLAGS + ["--out", str(bad), str(tmp / "big_bad.i32")],
+     f"token {V} at row 0, position 3 outside [0, --vocab {V})"),
+    ("--tokens label index >= labels", ["data"] + TOKEN_FLAGS + [
+        "--task", "classification", "--labels", "negative,positive", "--label-words", "4,5",
+        "--out", str(bad), str(tmp / "cls_bad.i32")], "row 2: label 2 outside [0, 2 labels)"),
+    ("--tokens classification without --label-words", ["data"] + TOKEN_FLAGS + [
+        "--task", "classification", "--labels", "negative,positive", "--out", str(bad),
+        str(tmp / "cls_big.i32")], "needs --label-words"),
+    ("--pad outside the vocab", ["data", "--tokens", "--vocab", "100", "--pad", "100", "--seq-len", "16",
+                                 "--out", str(bad), str(raw)], "--pad 100: outside [0, --vocab 100)"),
+    ("--validation with --validation-fraction", ["data", "--validation", str(corpus),
+                                                 "--validation-fraction", "0.2", "--out", str(bad),
+                                                 str(corpus)], "exclude each other"),
+    ("--test without --validation", ["data", "--test", str(corpus), "--out", str(bad), str(corpus)],
+     "--test FILE needs --validation FILE"),
 ]
 for name, argv, fragment in CASES:
     expect_failure(name, argv, fragment, must_not_exist=bad)

@@ -117,29 +117,29 @@ def imported(tmp_path):
 
 # ---- safetensors ----
 
-def test_safetensors_header_parsing_hand_computed(tmp_path):
+def test_safetensors_reader_on_hand_computed_bytes(tmp_path):
     # {"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}} is 54 bytes (counted by hand).
     header = b'{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}'
     assert len(header) == 54
     blob = b"\x36\x00\x00\x00\x00\x00\x00\x00" + header + b"\x00\x00\x80\x3f\x00\x00\x00\xc0"
-    parsed, start = hf_import.parse_safetensors_header(blob)
-    assert start == 62
-    assert parsed == {"x": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}
     (tmp_path / "x.safetensors").write_bytes(blob)
     x = hf_import.read_safetensors(tmp_path / "x.safetensors")["x"]
     assert x.dtype == np.float32 and x.tolist() == [1.0, -2.0]
-    with pytest.raises(hf_import.ImportFailure, match="runs past the end"):
-        hf_import.parse_safetensors_header(b"\xff" * 8 + header)
+    (tmp_path / "y.safetensors").write_bytes(b"\xff" * 8 + header)
+    with pytest.raises(hf_import.ImportFailure, match="not a readable safetensors file"):
+        hf_import.read_safetensors(tmp_path / "y.safetensors")
 
 
-def test_safetensors_writer_bytes_hand_computed():
-    # {"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}} is 57 bytes, padded to 64.
-    blob = hf_export.safetensors_bytes({"w": np.arange(6, dtype=np.float32).reshape(2, 3)})
-    assert blob[:8] == b"\x40\x00\x00\x00\x00\x00\x00\x00"
-    assert blob[8:65] == b'{"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}}'
-    assert blob[65:72] == b" " * 7
-    assert len(blob) == 8 + 64 + 24
-    assert blob[72:76] == b"\x00\x00\x00\x00" and blob[76:80] == b"\x00\x00\x80\x3f"  # 0.0, 1.0
+def test_safetensors_writer_read_back_by_hand(tmp_path):
+    # The library's file, parsed here by hand: u64 header length, JSON header, raw bytes.
+    hf_export.save_safetensors({"w": np.arange(6, dtype=np.float32).reshape(2, 3)},
+                               tmp_path / "w.safetensors")
+    blob = (tmp_path / "w.safetensors").read_bytes()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    assert header["w"] == {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}
+    assert len(blob) == 8 + n + 24
+    assert blob[8 + n:8 + n + 8] == b"\x00\x00\x00\x00\x00\x00\x80\x3f"  # 0.0, 1.0
 
 
 # ---- import ----
@@ -219,9 +219,11 @@ def test_export_round_trips_bit_for_bit(imported):
     for name, t in hf.items():
         assert back[name].dtype == np.float32 and back[name].shape == t.shape, name
         assert back[name].view(np.uint32).tobytes() == t.view(np.uint32).tobytes(), name
-    header, start = hf_import.parse_safetensors_header(
-        (tmp / "exported" / "model.safetensors").read_bytes())
-    assert start % 8 == 0
+    blob = (tmp / "exported" / "model.safetensors").read_bytes()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    header.pop("__metadata__", None)
+    assert (8 + n) % 8 == 0
     assert all(v["dtype"] == "F32" for v in header.values())
     cfg = json.loads((tmp / "exported" / "config.json").read_text())
     assert cfg["architectures"] == ["OPTForCausalLM"] and cfg["model_type"] == "opt"
@@ -320,6 +322,82 @@ def test_import_input_errors(tmp_path):
     p = run_script(IMPORT_SCRIPT, tmp_path / "hf", tmp_path / "o.h5")
     assert p.returncode == 1 and "refusing to overwrite" in p.stderr
     assert (tmp_path / "o.h5").read_text() == "keep me"
+
+
+def test_import_refuses_non_finite_weights(tmp_path):
+    for bad in (np.nan, np.inf):
+        t = opt_tensors()
+        t["model.decoder.layers.1.fc1.weight"][3, 2] = bad
+        make_model(tmp_path / "hf", t)
+        p = run_script(IMPORT_SCRIPT, tmp_path / "hf", tmp_path / "o.h5", "--force")
+        lines = p.stderr.strip().splitlines()
+        assert p.returncode == 1 and len(lines) == 1, p.stderr
+        assert "model.decoder.layers.1.fc1.weight' holds 1 NaN/Inf" in lines[0]
+        assert not (tmp_path / "o.h5").exists()
+
+
+def test_export_refuses_non_finite_weights(imported):
+    _, out, tmp = imported
+    with h5py.File(out, "r+") as f:
+        f["params"]["layers.0.qkv.bias"][5] = np.nan
+    p = run_script(EXPORT_SCRIPT, out, tmp / "exported")
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 1 and len(lines) == 1, p.stderr
+    assert "/params/layers.0.qkv.bias holds 1 NaN/Inf" in lines[0]
+    assert not (tmp / "exported" / "model.safetensors").exists()
+
+
+def malformed_cases(tmp_path):
+    """(name, model folder, fragment): the five malformed inputs of issue 9.6."""
+    cases = []
+    d = tmp_path / "shape_string"
+    make_model(d)
+    header = b'{"model.decoder.final_layer_norm.bias":{"dtype":"F32","shape":"8","data_offsets":[0,32]}}'
+    (d / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 32)
+    cases.append(("shape given as a string", d, "not a readable safetensors file"))
+    d = tmp_path / "config_list"
+    make_model(d)
+    (d / "config.json").write_text("[1, 2]")
+    cases.append(("config.json a list", d, "a JSON list, expected an object"))
+    for name, text, fragment in (("index_not_json", "{weight_map", "not valid JSON"),
+                                 ("index_no_weight_map", '{"metadata": {}}', 'no "weight_map"')):
+        d = tmp_path / name
+        make_model(d)
+        (d / "model.safetensors").rename(d / "model-00001.safetensors")
+        (d / "model.safetensors.index.json").write_text(text)
+        cases.append((name, d, fragment))
+    d = tmp_path / "config_latin1"
+    make_model(d)
+    (d / "config.json").write_bytes(
+        json.dumps(opt_config(_name_or_path="caf\u00e9"), ensure_ascii=False).encode("latin-1"))
+    cases.append(("config not UTF-8", d, "not UTF-8"))
+    return cases
+
+
+def test_malformed_hf_inputs_give_one_line(tmp_path):
+    for name, folder, fragment in malformed_cases(tmp_path):
+        p = run_script(IMPORT_SCRIPT, folder, tmp_path / "o.h5")
+        lines = p.stderr.strip().splitlines()
+        assert p.returncode == 1 and len(lines) == 1, (name, p.stderr)
+        assert lines[0].startswith("hf_import_opt: error:") and fragment in lines[0], (name, lines[0])
+
+
+def test_deck_records_the_tokenizer_fingerprint(tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    tensors = make_model(tmp_path / "hf")
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.train_from_iterator(["a b c d"] * 10, trainers.BpeTrainer(
+        vocab_size=40, special_tokens=["<s>", "<pad>", "</s>", "<unk>"], show_progress=False))
+    tok.save(str(tmp_path / "hf" / "tokenizer.json"))
+    p = run_script(IMPORT_SCRIPT, tmp_path / "hf", tmp_path / "o.h5", "--deck-out", tmp_path / "d.toml")
+    assert p.returncode == 0, p.stderr
+    # Independent fingerprint: sha256 of the (token, id) list sorted by id.
+    import hashlib
+    items = sorted(tok.get_vocab(with_added_tokens=True).items(), key=lambda kv: kv[1])
+    want = "hf:" + hashlib.sha256(json.dumps(items, ensure_ascii=False).encode()).hexdigest()[:16]
+    assert f'tokenizer = "{want}"' in (tmp_path / "d.toml").read_text()
+    del tensors
 
 
 # ---- zoptimus accepts the result ----
