@@ -24,8 +24,7 @@ def _style(family: str) -> dict:
 
 
 def _save(fig, path: str) -> str:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
@@ -37,7 +36,7 @@ def _note(ax, text: str) -> None:
 
 def scaling(rows: list[dict], kind: str, path: str) -> str:
     """Strong: speedup and efficiency against ranks; weak: efficiency (and step time)."""
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
     sel = [r for r in rows if r["scaling"] == kind]
     fams = sorted({r["family"] for r in sel})
     for fam in fams:
@@ -80,7 +79,7 @@ def scaling(rows: list[dict], kind: str, path: str) -> str:
 def breakdown(rows: list[dict], path: str) -> str:
     parts = [("compute_s", "compute"), ("comm_s", "comm (blocking)"), ("rng_s", "RNG perturb+update"),
              ("update_s", "update"), ("io_s", "I/O"), ("other_s", "other")]
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(rows) + 2), 4.5))
+    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(rows) + 2), 4.5), layout="constrained")
     x = np.arange(len(rows))
     bottom = np.zeros(len(rows))
     for key, name in parts:
@@ -98,7 +97,7 @@ def breakdown(rows: list[dict], path: str) -> str:
 
 
 def comm_bytes(rows: list[dict], path: str) -> str:
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    fig, ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
     for fam in sorted({r["family"] for r in rows}):
         rs = sorted((r for r in rows if r["family"] == fam), key=lambda r: (r["ranks"], r["W_gflop"]))
         rs = [r for r in rs if r["ranks"] > 1]
@@ -126,7 +125,7 @@ def comm_bytes(rows: list[dict], path: str) -> str:
 
 def isoefficiency(measured: dict, analytic: dict, E: float, path: str) -> str:
     """measured: family -> (p, W, k, c); analytic: family -> (p list, W list, k)."""
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    fig, ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
     for fam, (p, W, k, c) in measured.items():
         st = _style(fam)
         if len(p):
@@ -155,7 +154,7 @@ def isoefficiency(measured: dict, analytic: dict, E: float, path: str) -> str:
 
 
 def loss_curves(runs, path: str) -> tuple[str, list[dict]]:
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
     seen = set()
     for r in runs:
         key = (r.method, r.mesh.label())
@@ -189,7 +188,7 @@ def loss_curves(runs, path: str) -> tuple[str, list[dict]]:
 
 
 def model_fit(val: list[dict], path: str) -> str:
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig, ax = plt.subplots(figsize=(5.5, 5), layout="constrained")
     for held, mk, lab in ((False, "o", "fitted on"), (True, "x", "held out")):
         v = [x for x in val if x["held_out"] == held]
         if v:
@@ -214,7 +213,7 @@ def model_fit(val: list[dict], path: str) -> str:
 def predictions(pb, machine: dict, path: str, devices=(16, 64, 256, 1024), measured=None) -> str:
     """Model curves of 1D and 2D step time, efficiency and memory per device at 16-1024
     devices; measured points on top when given (rows of the sweep table)."""
-    fig, axs = plt.subplots(1, 3, figsize=(13, 4))
+    fig, axs = plt.subplots(1, 3, figsize=(13, 4), layout="constrained")
     from .perfmodel import mesh_options
     for mode in ("2d", "1d"):
         ps, t, e, mem = [], [], [], []

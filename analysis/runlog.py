@@ -25,6 +25,11 @@ class Run:
     ranks: dict  # name -> numpy array [world_size]
     evals: dict
     attrs: dict = field(default_factory=dict)
+    sweep: dict = field(default_factory=dict)  # the nearest sweep.json above the log
+
+    @property
+    def scaling(self) -> str:
+        return self.sweep.get("scaling", "")
 
     @property
     def point(self) -> str:
@@ -126,6 +131,19 @@ def find_logs(root: str) -> list[str]:
     return sorted(out)
 
 
+def _nearest_sweep(path: str, root: str) -> dict:
+    import json
+    d = os.path.dirname(os.path.abspath(path))
+    top = os.path.dirname(os.path.abspath(root))
+    while d.startswith(top) and d != top:
+        p = os.path.join(d, "sweep.json")
+        if os.path.exists(p):
+            with open(p) as f:
+                return json.load(f)
+        d = os.path.dirname(d)
+    return {}
+
+
 def read_sweep(root: str) -> list[Run]:
     """All complete run logs under root (ones without /ranks, i.e. unfinished, are skipped
     with a note on stderr)."""
@@ -140,5 +158,6 @@ def read_sweep(root: str) -> list[Run]:
         if not r.ranks:
             print(f"analysis: skipping {p}: unfinished run (no /ranks)", file=sys.stderr)
             continue
+        r.sweep = _nearest_sweep(p, root)
         runs.append(r)
     return runs

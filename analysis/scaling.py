@@ -58,6 +58,8 @@ def row(r, warmup: int = 1) -> dict:
 
 
 def scaling_kind(runs, family: str, meta: dict) -> str:
+    """strong or weak: from sweep.json when there is one, else strong when every run of the
+    family solves the same problem."""
     if meta.get("scaling") in ("strong", "weak"):
         return meta["scaling"]
     keys = {problem_key(r) for r in runs if r.mesh.family() == family}
@@ -65,19 +67,20 @@ def scaling_kind(runs, family: str, meta: dict) -> str:
 
 
 def add_scaling(rows: list[dict], runs, meta: dict) -> None:
-    """Fills speedup/efficiency. Strong: against the fewest-rank run of the same problem
-    (shared by every family, so 1D and 2D are measured against the same base):
-    S = T_base * p_base / T_p ... in units of the base's ranks, E = S / p. Weak: within a
-    family, E = T(p_min) / T(p)."""
-    by_run = list(zip(rows, runs))
-    for fam, method in sorted({(r.mesh.family(), r.method) for r in runs}):
-        kind = scaling_kind(runs, fam, meta)
-        mine = [(x, r) for x, r in by_run if r.mesh.family() == fam and r.method == method]
+    """Fills speedup/efficiency per (sweep kind, family, method). Strong: against the
+    fewest-rank run of the same problem (shared by every family, so 1D and 2D are measured
+    against the same base): S = T_base p_base / T_p, E = S / p. Weak: within the family,
+    E = T(p_min) / T(p), S = E p / p_min."""
+    kinds = [r.scaling or scaling_kind(runs, r.mesh.family(), meta) for r in runs]
+    by_run = list(zip(rows, runs, kinds))
+    for kind, fam, method in sorted({(k, r.mesh.family(), r.method) for _, r, k in by_run}):
+        mine = [(x, r) for x, r, k in by_run
+                if k == kind and r.mesh.family() == fam and r.method == method]
         for row_, r in mine:
             row_["scaling"] = kind
             if kind == "strong":
-                same = [(x, y) for x, y in by_run
-                        if problem_key(y) == problem_key(r) and y.method == method]
+                same = [(x, y) for x, y, k in by_run
+                        if k == kind and problem_key(y) == problem_key(r) and y.method == method]
                 base = min(same, key=lambda xy: (xy[1].mesh.ranks, xy[0]["step_median_s"]))[0]
                 row_["speedup"] = base["step_median_s"] * base["ranks"] / row_["step_median_s"]
                 row_["efficiency"] = row_["speedup"] / row_["ranks"]
@@ -90,7 +93,8 @@ def add_scaling(rows: list[dict], runs, meta: dict) -> None:
 def table(runs, meta: dict | None = None) -> list[dict]:
     rows = [row(r) for r in runs]
     add_scaling(rows, runs, meta or {})
-    order = sorted(range(len(rows)), key=lambda i: (rows[i]["family"], rows[i]["W_gflop"], rows[i]["ranks"]))
+    order = sorted(range(len(rows)), key=lambda i: (rows[i]["scaling"], rows[i]["family"],
+                                                     rows[i]["ranks"], rows[i]["W_gflop"]))
     return [rows[i] for i in order]
 
 
@@ -135,7 +139,7 @@ def isoefficiency(points, E: float):
     serial = pts[pts[:, 1] == 1]
     if len(serial) == 0:
         raise ValueError("isoefficiency needs runs on 1 rank (the serial time)")
-    if len(serial) >= 2:
+    if len(serial) >= 2 and np.ptp(serial[:, 0]) > 0.05 * serial[:, 0].mean():
         b, a = np.polyfit(serial[:, 0], serial[:, 2], 1)
     else:
         a, b = 0.0, serial[0, 2] / serial[0, 0]
