@@ -39,6 +39,8 @@ def main(argv=None) -> int:
     r.add_argument("--efficiency", type=float, default=0.5, help="E for isoefficiency (default 0.5)")
     r.add_argument("--holdout", help="regex on point names: runs left out of the model fit")
     r.add_argument("--max-fit-ranks", type=int, help="fit the model on runs of at most this many ranks")
+    r.add_argument("--predict-deck", help="deck of the model to predict on the machine files "
+                                          "(default: the sweep's fewest-rank run)")
     t = sub.add_parser("table", help="print the sweep table (Markdown) or write CSV")
     t.add_argument("sweep")
     t.add_argument("--csv")
@@ -63,7 +65,8 @@ def main(argv=None) -> int:
     if a.cmd == "report":
         if not 0 < a.efficiency < 1:
             sys.exit("analysis: --efficiency must be in (0, 1)")
-        res = report.build(a.sweep, a.out, a.machine, a.efficiency, a.holdout, a.max_fit_ranks)
+        pred = _deck_problem(a.predict_deck, None) if a.predict_deck else None
+        res = report.build(a.sweep, a.out, a.machine, a.efficiency, a.holdout, a.max_fit_ranks, pred)
         print(f"report: {a.out}/README.md ({len(res['rows'])} runs, {len(res['figures'])} figures, "
               f"{len(res['extrap'])} Extra-P files)")
     elif a.cmd == "table":

@@ -24,6 +24,13 @@ def _style(family: str) -> dict:
 
 
 def _save(fig, path: str) -> str:
+    from matplotlib.ticker import ScalarFormatter
+    for ax in fig.get_axes():  # plain numbers on log axes (16, 64, not 2^4, 2^6)
+        for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+            if scale == "log":
+                f = ScalarFormatter()
+                f.set_scientific(False)
+                axis.set_major_formatter(f)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
@@ -61,7 +68,7 @@ def scaling(rows: list[dict], kind: str, path: str) -> str:
     a2.set_xlabel("MPI ranks")
     if kind == "strong":
         a1.set_yscale("log", base=2)
-        a1.set_ylabel("speedup (x, against the fewest-rank run x its ranks)")
+        a1.set_ylabel("speedup  T(p0) p0 / T(p)")
         a1.set_title("Strong scaling: speedup")
     else:
         a1.set_ylabel("median step time (ms)")
@@ -214,17 +221,17 @@ def predictions(pb, machine: dict, path: str, devices=(16, 64, 256, 1024), measu
     """Model curves of 1D and 2D step time, efficiency and memory per device at 16-1024
     devices; measured points on top when given (rows of the sweep table)."""
     fig, axs = plt.subplots(1, 3, figsize=(13, 4), layout="constrained")
-    from .perfmodel import mesh_options
     for mode in ("2d", "1d"):
         ps, t, e, mem = [], [], [], []
         for n in devices:
-            ok = [m for m in mesh_options(pb, n, max_dp=1) if m.mode == mode and m.dp == 1]
-            if not ok:
+            # the model is continuous: shapes that do not divide are priced as if they did
+            mesh = Mesh.from_ranks(mode, n)
+            if mesh is None:
                 continue
-            pr = perfmodel.predict(pb, ok[0], machine)
+            pr = perfmodel.predict(pb, mesh, machine)
             ps.append(n)
             t.append(pr["step_s"] * 1e3)
-            e.append(perfmodel.efficiency(pb, ok[0], machine))
+            e.append(perfmodel.efficiency(pb, mesh, machine))
             mem.append(pr["memory_bytes"] / 2**20)
         st = _style(mode)
         if ps:
@@ -247,7 +254,7 @@ def predictions(pb, machine: dict, path: str, devices=(16, 64, 256, 1024), measu
         if a.get_legend_handles_labels()[0]:
             a.legend(fontsize=7)
         else:
-            _note(a, "no admissible 1D or 2D mesh at these device counts")
+            _note(a, "no square device count for 2D and none for 1D")
     axs[0].set_yscale("log")
     axs[2].set_yscale("log")
     fig.suptitle(f"Model predictions on {machine['name']}: {pb.params() / 1e6:.3g} M parameters, "

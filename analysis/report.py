@@ -47,7 +47,9 @@ def _md_table(rows: list[dict], cols: list[str]) -> str:
 
 
 def build(root: str, out: str, machines=None, E: float = 0.5, holdout: str | None = None,
-          max_fit_ranks: int | None = None) -> dict:
+          max_fit_ranks: int | None = None, predict_problem=None) -> dict:
+    """predict_problem: the costs.Problem for the machine-file predictions (default: the
+    sweep's base problem, i.e. its fewest-rank run's)."""
     runs = read_sweep(root)
     if not runs:
         raise SystemExit(f"analysis: no finished run logs (run_<n>.h5) under {root}")
@@ -99,13 +101,14 @@ def build(root: str, out: str, machines=None, E: float = 0.5, holdout: str | Non
                                                 os.path.join(out, "isoefficiency.png"))
 
     # predictions per machine file
+    pred = predict_problem or base.problem
     mach_rows = []
     for mf in machines or default_machines():
         m = perfmodel.load_machine(mf)
         name = os.path.splitext(os.path.basename(mf))[0]
-        figs[f"pred_{name}"] = plots.predictions(base.problem, m, os.path.join(out, f"predict_{name}.png"))
+        figs[f"pred_{name}"] = plots.predictions(pred, m, os.path.join(out, f"predict_{name}.png"))
         for nodes in (1, 4, 16, 64):
-            best = perfmodel.which_mesh(base.problem, nodes, m)
+            best = perfmodel.which_mesh(pred, nodes, m)
             if best:
                 b = best[0]
                 mach_rows.append({"machine": m["name"], "nodes": nodes, "mesh": b["mesh"],
@@ -126,7 +129,7 @@ def build(root: str, out: str, machines=None, E: float = 0.5, holdout: str | Non
             extrap_files.append(p)
 
     summary = _summary(root, rows, figs, val, fitted, measured, analytic, E, cross, mach_rows,
-                       extrap_files, holdout, max_fit_ranks, base)
+                       extrap_files, holdout, max_fit_ranks, pred)
     with open(os.path.join(out, "README.md"), "w") as f:
         f.write(summary)
     return {"rows": rows, "figures": figs, "validation": val, "fitted": fitted,
@@ -135,7 +138,7 @@ def build(root: str, out: str, machines=None, E: float = 0.5, holdout: str | Non
 
 
 def _summary(root, rows, figs, val, fitted, measured, analytic, E, cross, mach_rows,
-             extrap_files, holdout, max_fit_ranks, base) -> str:
+             extrap_files, holdout, max_fit_ranks, pred) -> str:
     rel = os.path.basename
     s = [f"# Scaling report: {root}\n",
          f"{len(rows)} runs. Full table: [table.csv](table.csv), [table.md](table.md).\n",
@@ -173,8 +176,10 @@ def _summary(root, rows, figs, val, fitted, measured, analytic, E, cross, mach_r
             worst = max(abs(v["error"]) for v in held)
             s.append(f"\nHeld-out runs: {len(held)}, worst error {100 * worst:.1f}%.\n")
     s.append(f"\n![model fit]({rel(figs['model_fit'])})\n")
-    s.append(f"\n## Predictions for the base problem ({base.problem.params() / 1e6:.3g} M "
-             f"parameters, batch {base.problem.batch} x {base.problem.seq_len}) on machine files\n")
+    s.append(f"\n## Predictions ({pred.params() / 1e6:.4g} M parameters, {pred.layers} layers, "
+             f"hidden {pred.hidden}, batch {pred.batch} x {pred.seq_len}) from the machine files\n\n"
+             "Model curves price every square (2D) or any (1D) device count as if the shapes "
+             "divided; the which-mesh table below keeps only admissible meshes.\n\n")
     for k, v in figs.items():
         if k.startswith("pred_"):
             s.append(f"![{k}]({rel(v)})\n")

@@ -32,9 +32,10 @@ def mesh_attr(mesh: Mesh) -> str:
 
 
 def write_log(path: str, deck: dict, mesh: Mesh, step_seconds, *, comm_fraction=0.2,
-              rng_fraction=0.1, losses=None, rss_bytes=1e8) -> None:
-    """A finished run log: /steps from step_seconds (split into phases by the fractions),
-    /eval, /ranks with the closed-form comm bytes of costs.forward_traffic."""
+              rng_fraction=0.1, losses=None, rss_bytes=1e8, phases=None) -> None:
+    """A finished run log: /steps from step_seconds (split into phases by the fractions, or
+    given as phases = {"forward": .., "comm": .., "rng": ..} arrays or scalars), /eval,
+    /ranks with the closed-form comm bytes of costs.forward_traffic."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     st = np.asarray(step_seconds, dtype=float)
     n = len(st)
@@ -57,9 +58,13 @@ def write_log(path: str, deck: dict, mesh: Mesh, step_seconds, *, comm_fraction=
         g["lr"] = np.full(n, 1e-3)
         g["skipped"] = np.zeros(n, dtype=np.int8)
         g["step_seconds"] = st
-        g["comm_seconds"] = st * comm_fraction
-        g["rng_seconds"] = st * rng_fraction
-        g["forward_seconds"] = st * (1 - rng_fraction - 0.01)
+        if phases:
+            for k in ("forward", "comm", "rng"):
+                g[f"{k}_seconds"] = np.broadcast_to(np.asarray(phases[k], dtype=float), (n,)).copy()
+        else:
+            g["comm_seconds"] = st * comm_fraction
+            g["rng_seconds"] = st * rng_fraction
+            g["forward_seconds"] = st * (1 - rng_fraction - 0.01)
         g["update_seconds"] = np.zeros(n)
         g["io_seconds"] = np.zeros(n)
         g["loss_plus"] = np.repeat(losses[:, None] + 1e-3, npert, axis=1)
