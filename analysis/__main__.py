@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     r.add_argument("-o", "--out", required=True)
     r.add_argument("--machine", action="append", help="machine file(s) for predictions (default: all)")
     r.add_argument("--efficiency", type=float, default=0.5, help="E for isoefficiency (default 0.5)")
-    r.add_argument("--holdout", help="regex on point names: runs left out of the model fit")
+    r.add_argument("--holdout", help="regex on <sweep>/<point>: runs left out of the model fit")
     r.add_argument("--max-fit-ranks", type=int, help="fit the model on runs of at most this many ranks")
     r.add_argument("--predict-deck", help="deck of the model to predict on the machine files "
                                           "(default: the sweep's fewest-rank run)")
@@ -60,7 +60,14 @@ def main(argv=None) -> int:
     x = sub.add_parser("extrap", help="write Extra-P text inputs, one per partitioning")
     x.add_argument("sweep")
     x.add_argument("-o", "--out", required=True)
+    for sp in (r, t, fz):
+        sp.add_argument("--stat", choices=["median", "min"], default="median",
+                        help="step time of a run: median over steps (default) or minimum "
+                             "(for shared, oversubscribed machines)")
     a = ap.parse_args(argv)
+    if getattr(a, "stat", None):
+        from . import runlog
+        runlog.set_statistic(a.stat)
 
     if a.cmd == "report":
         if not 0 < a.efficiency < 1:

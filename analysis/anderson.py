@@ -58,7 +58,7 @@ def crossover(a, p, window: int = 5) -> dict:
         if np.isfinite(lp_at[i]) and below_t[i:][np.isfinite(lp_at[i:])].all():
             t_cross = float(ta[i])
             break
-    ma, mp = float(np.median(a.step_times())), float(np.median(p.step_times()))
-    return {"anderson": a.point, "plain": p.point, "crossover_step": step,
+    ma, mp = a.step_stat(), p.step_stat()
+    return {"anderson": a.label, "plain": p.label, "crossover_step": step,
             "crossover_wall_s": t_cross, "penalty_s_per_step": ma - mp,
             "penalty_fraction": (ma - mp) / mp if mp > 0 else float("nan")}

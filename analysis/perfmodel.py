@@ -121,7 +121,7 @@ def fit(runs, warmup: int = 1) -> dict:
     rows_c, y_c, rows_r, y_r, rows_m, y_m = [], [], [], [], [], []
     for r in runs:
         f = features(r.problem, r.mesh)
-        step = float(np.median(r.step_times(warmup)))
+        step = r.step_stat(warmup)
         fwd, comm, rng = (r.phase_median(p, warmup) for p in ("forward", "comm", "rng"))
         w = 1.0 / max(step, 1e-9)  # relative errors: small and large runs weigh alike
         rows_c.append(np.array([f.flops, f.act_bytes]) * w)
@@ -147,7 +147,7 @@ def fit(runs, warmup: int = 1) -> dict:
     rest = []
     for r in runs:
         p = predict(r.problem, r.mesh, m)
-        rest.append(float(np.median(r.step_times(warmup))) - (p["step_s"]))
+        rest.append(r.step_stat(warmup) - (p["step_s"]))
     m["step_overhead_us"] = max(float(np.median(rest)), 0.0) * 1e6
     return m
 

@@ -24,13 +24,11 @@ def _style(family: str) -> dict:
 
 
 def _save(fig, path: str) -> str:
-    from matplotlib.ticker import ScalarFormatter
+    from matplotlib.ticker import FuncFormatter
     for ax in fig.get_axes():  # plain numbers on log axes (16, 64, not 2^4, 2^6)
         for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
             if scale == "log":
-                f = ScalarFormatter()
-                f.set_scientific(False)
-                axis.set_major_formatter(f)
+                axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
@@ -104,29 +102,44 @@ def breakdown(rows: list[dict], path: str) -> str:
 
 
 def comm_bytes(rows: list[dict], path: str) -> str:
-    fig, ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
-    for fam in sorted({r["family"] for r in rows}):
-        rs = sorted((r for r in rows if r["family"] == fam), key=lambda r: (r["ranks"], r["W_gflop"]))
-        rs = [r for r in rs if r["ranks"] > 1]
-        if not rs:
-            continue
-        st = _style(fam)
-        per = [r["steps"] for r in rs]
-        ax.plot([r["ranks"] for r in rs], [r["comm_MB_formula"] for r in rs], color=st["color"],
-                linestyle="-", label=f"{fam} closed form")
-        ax.scatter([r["ranks"] for r in rs], [r["comm_MB_per_rank"] for r in rs],
-                   color=st["color"], marker=st["marker"], s=50, facecolors="none",
-                   label=f"{fam} measured")
-        del per
+    """Left: received bytes per rank against ranks, closed form (lines) and measured
+    (markers), per sweep kind and partitioning. Right: measured against closed form."""
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
+    multi = rows and len({r["scaling"] for r in rows}) > 1
+    for kind in sorted({r["scaling"] for r in rows}):
+        for fam in sorted({r["family"] for r in rows}):
+            rs = sorted((r for r in rows if r["family"] == fam and r["scaling"] == kind
+                         and r["ranks"] > 1), key=lambda r: (r["ranks"], r["W_gflop"]))
+            if not rs:
+                continue
+            st = _style(fam)
+            lab = f"{kind} {fam}" if multi else fam
+            ls = ":" if kind == "weak" and multi else st.get("linestyle", "-")
+            ax.plot([r["ranks"] for r in rs], [r["comm_MB_formula"] for r in rs],
+                    color=st["color"], linestyle=ls, marker="_", markersize=16,
+                    label=f"{lab} closed form")
+            ax.scatter([r["ranks"] for r in rs], [r["comm_MB_per_rank"] for r in rs],
+                       color=st["color"], marker=st["marker"], s=50, facecolors="none",
+                       label=f"{lab} measured")
+            ax2.scatter([r["comm_MB_formula"] for r in rs], [r["comm_MB_per_rank"] for r in rs],
+                        color=st["color"], marker=st["marker"], s=50, facecolors="none", label=lab)
     if not ax.get_legend_handles_labels()[0]:
         _note(ax, "only 1-rank runs: no communication")
+    else:
+        hi = max(max(r["comm_MB_formula"], r["comm_MB_per_rank"]) for r in rows) * 1.05
+        ax2.plot([0, hi], [0, hi], "k-", lw=1, label="measured = closed form")
+        ax2.legend(fontsize=8)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("MPI ranks")
     ax.set_ylabel("received bytes per rank, whole run (MB)")
-    ax.set_title("Communication volume: measured vs closed form")
-    ax.grid(alpha=0.3)
+    ax.set_title("Communication volume per rank")
+    ax2.set_xlabel("closed form (MB per rank)")
+    ax2.set_ylabel("measured (MB per rank)")
+    ax2.set_title("Measured against closed form")
+    for a in (ax, ax2):
+        a.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
     return _save(fig, path)
 
 

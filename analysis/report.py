@@ -22,18 +22,18 @@ def default_machines() -> list[str]:
 
 
 def validate(runs, holdout: str | None, max_fit_ranks: int | None = None):
-    """Fits on the runs not matched by `holdout` (a regex on the point name) and with at most
+    """Fits on the runs not matched by `holdout` (a regex on <sweep>/<point>) and with at most
     max_fit_ranks ranks; predicts every run. Returns (machine dict, rows)."""
     rx = re.compile(holdout) if holdout else None
-    held = [bool(rx and rx.search(r.point)) for r in runs]
+    held = [bool(rx and rx.search(r.label)) for r in runs]
     train = [r for r, h in zip(runs, held)
              if not h and (max_fit_ranks is None or r.mesh.ranks <= max_fit_ranks)]
     m = perfmodel.fit(train)
     rows = []
     for r, h in zip(runs, held):
-        meas = float(np.median(r.step_times()))
+        meas = r.step_stat()
         pred = perfmodel.predict(r.problem, r.mesh, m)["step_s"]
-        rows.append({"point": r.point, "mesh": r.mesh.label(), "ranks": r.mesh.ranks,
+        rows.append({"point": r.label, "mesh": r.mesh.label(), "ranks": r.mesh.ranks,
                      "W_gflop": r.problem.step_flops(r.mesh.dp) / 1e9, "held_out": h,
                      "measured_s": meas, "predicted_s": pred, "error": pred / meas - 1})
     return m, rows
@@ -78,13 +78,13 @@ def build(root: str, out: str, machines=None, E: float = 0.5, holdout: str | Non
     figs["model_fit"] = plots.model_fit(val, os.path.join(out, "model_fit.png"))
 
     # isoefficiency: measured per mode (1-rank runs of either mode are the serial time)
-    serial = [(r.problem.step_flops(), 1, float(np.median(r.step_times())))
+    serial = [(r.problem.step_flops(), 1, r.step_stat())
               for r in runs if r.mesh.ranks == 1]
     measured, analytic = {}, {}
     base = min(runs, key=lambda r: (r.mesh.ranks, r.problem.step_flops()))
     ranks_axis = sorted({r.mesh.ranks for r in runs} | {4, 16, 64})
     for mode in ("2d", "1d"):
-        pts = serial + [(r.problem.step_flops(), r.mesh.ranks, float(np.median(r.step_times())))
+        pts = serial + [(r.problem.step_flops(), r.mesh.ranks, r.step_stat())
                         for r in runs if r.mesh.mode == mode and r.mesh.dp == 1 and r.mesh.ranks > 1]
         if serial and len(pts) > len(serial):
             try:

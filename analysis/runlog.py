@@ -14,6 +14,24 @@ from .costs import Mesh, Problem
 
 PHASES = ("forward", "comm", "rng", "update", "io")  # per-step timers in /steps
 
+# The statistic that stands for a run's step (and phase) time: "median" (default) or "min".
+# On a shared, oversubscribed machine the minimum over steps is the better estimate of the
+# uncontended time; on a cluster's dedicated nodes the median is.
+STATISTIC = "median"
+
+
+def set_statistic(name: str) -> None:
+    global STATISTIC
+    if name not in ("median", "min"):
+        raise ValueError(f"unknown statistic {name!r} (median or min)")
+    STATISTIC = name
+
+
+def _stat(v) -> float:
+    if len(v) == 0:
+        return float("nan")
+    return float(np.min(v) if STATISTIC == "min" else np.median(v))
+
 
 @dataclass
 class Run:
@@ -37,6 +55,15 @@ class Run:
         return os.path.basename(os.path.dirname(os.path.abspath(self.path)))
 
     @property
+    def label(self) -> str:
+        """<sweep>/<point> for a log at SWEEP/runs/POINT/run_n.h5, else the point."""
+        d = os.path.dirname(os.path.abspath(self.path))
+        runs = os.path.dirname(d)
+        if os.path.basename(runs) == "runs":
+            return f"{os.path.basename(os.path.dirname(runs))}/{self.point}"
+        return self.point
+
+    @property
     def ranks_n(self) -> int:
         return self.mesh.ranks
 
@@ -58,10 +85,15 @@ class Run:
         s = s[good]
         return s[warmup:] if len(s) > warmup + 1 else s
 
+    def step_stat(self, warmup: int = 1) -> float:
+        """The run's step time: median (or minimum, see set_statistic) over its steps."""
+        return _stat(self.step_times(warmup))
+
     def phase_median(self, phase: str, warmup: int = 1) -> float:
+        """A phase timer's median (or minimum) over the steps."""
         v = self.steps[f"{phase}_seconds"]
         v = v[warmup:] if len(v) > warmup + 1 else v
-        return float(np.median(v)) if len(v) else float("nan")
+        return _stat(v)
 
     def loss(self) -> np.ndarray:
         lp, lm = self.steps["loss_plus"], self.steps["loss_minus"]

@@ -35,7 +35,7 @@ def sweep_meta(root: str) -> dict:
 
 def row(r, warmup: int = 1) -> dict:
     st = r.step_times(warmup)
-    med = float(np.median(st))
+    med = r.step_stat(warmup)
     q75, q25 = np.percentile(st, [75, 25])
     fwd, comm, rng, upd, io = (r.phase_median(p, warmup) for p in ("forward", "comm", "rng", "update", "io"))
     compute = max(fwd - comm, 0.0)  # forward time includes the comm inside SUMMA / allreduces
@@ -120,7 +120,7 @@ def markdown(rows: list[dict], columns=None) -> str:
     cols = columns or ["mesh", "ranks", "params_M", "batch", "W_gflop", "step_median_s",
                        "step_iqr_s", "compute_s", "comm_s", "rng_s", "other_s",
                        "comm_MB_per_rank", "comm_MB_formula", "peak_rss_MB", "tokens_per_s",
-                       "speedup", "efficiency", "scaling"]
+                       "speedup", "efficiency", "scaling", "method"]
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     out += ["| " + " | ".join(_fmt(r[c]) for c in cols) + " |" for r in rows]
     return "\n".join(out) + "\n"

@@ -68,11 +68,15 @@ def sweeps(tmp_path_factory):
                       "1,2,4", "--pack", "serial", "--out", str(top / "weak"), *common).stdout
     out["local"] = gen("--machine", "local", "--scaling", "strong", "--mesh", "1d", "--ranks",
                        "2", "--out", str(top / "local"), *common).stdout
+    # the same local point with Anderson extrapolation: its plain counterpart is "local"
+    out["anderson"] = gen("--machine", "local", "--scaling", "strong", "--mesh", "1d", "--ranks",
+                          "2", "--set", "optim.anderson.m=2", "--out", str(top / "anderson"),
+                          *common).stdout
     # RTX: generated and linted only (no GPUs here)
     out["rtx"] = gen("--machine", "frontera-rtx", "--scaling", "weak", "--mesh", "2d,1d",
                      "--ranks", "4,16", "--out", str(top / "rtx"), *common).stdout
     env = dict(os.environ, PATH=FAKEBIN + os.pathsep + os.environ["PATH"])
-    for name in ("strong", "weak", "local"):
+    for name in ("strong", "weak", "local", "anderson"):
         r = subprocess.run(["bash", str(top / name / "submit.sh")], capture_output=True,
                            text=True, env=env, timeout=300)
         assert r.returncode == 0, r.stdout + r.stderr
@@ -126,7 +130,7 @@ def test_bad_input_is_one_clear_message(tmp_path):
 def test_logs_hold_the_generated_problem_and_closed_form_bytes(sweeps):
     top, _, _ = sweeps
     runs = read_sweep(str(top))
-    assert len(runs) == 6 + 5 + 1
+    assert len(runs) == 6 + 5 + 1 + 1
     for sweep in ("strong", "weak"):
         meta = json.load(open(top / sweep / "sweep.json"))
         by_name = {r.point: r for r in runs if r.path.startswith(str(top / sweep) + os.sep)}
@@ -150,7 +154,7 @@ def test_report_has_table_plots_and_extrap(sweeps):
     top, _, res = sweeps
     rep = top / "report"
     rows = list(csv.DictReader(open(rep / "table.csv")))
-    assert len(rows) == 12
+    assert len(rows) == 13
     assert {r["scaling"] for r in rows} == {"strong", "weak"}
     readme = open(rep / "README.md").read()
     pngs = sorted(os.path.basename(p) for p in glob.glob(str(rep / "*.png")))
@@ -165,6 +169,12 @@ def test_report_has_table_plots_and_extrap(sweeps):
         back = extrap.read(p)
         assert back["parameters"][0] == "p" and len(back["points"]) >= 2
         assert all(len(v) == len(back["points"]) for v in back["data"].values())
+    # the Anderson run is paired with its plain counterpart: a crossover row with a penalty
+    assert len(res["crossovers"]) == 1
+    c = res["crossovers"][0]
+    assert (c["anderson"], c["plain"]) == ("anderson/strong-1d-n2", "local/strong-1d-n2")
+    assert np.isfinite(c["penalty_s_per_step"])
+    assert "anderson(m=2)" in readme
     # the strong sweep's 1-rank runs are the efficiency base of 1D and 2D alike
     strong = [r for r in rows if r["scaling"] == "strong" and r["ranks"] == "1"]
     assert strong and all(float(r["efficiency"]) > 0 for r in strong)
