@@ -176,6 +176,8 @@ def mesh_options(pb: Problem, ranks: int, max_dp: int | None = None) -> list[Mes
             continue
         per = ranks // dp
         for mode in ("2d", "1d"):
+            if mode == "1d" and per == 1:
+                continue  # the same pure data-parallel mesh as 2D 1x1
             m = Mesh.from_ranks(mode, ranks, dp)
             if m is None:
                 continue
@@ -185,7 +187,6 @@ def mesh_options(pb: Problem, ranks: int, max_dp: int | None = None) -> list[Mes
             if mode == "1d" and (pb.hidden % s or pb.ffn % s or pb.heads % s):
                 continue
             out.append(m)
-        del per
     return out
 
 

@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from . import anderson, perfmodel  # noqa: E402
+from . import anderson, perfmodel, runlog  # noqa: E402
 from .costs import Mesh  # noqa: E402
 
 STYLE = {"2d": dict(color="tab:blue", marker="o"), "1d": dict(color="tab:orange", marker="s")}
@@ -69,7 +69,8 @@ def scaling(rows: list[dict], kind: str, path: str) -> str:
         a1.set_ylabel("speedup  T(p0) p0 / T(p)")
         a1.set_title("Strong scaling: speedup")
     else:
-        a1.set_ylabel("median step time (ms)")
+        a1.set_yscale("log")
+        a1.set_ylabel(f"{runlog.STATISTIC} step time (ms)")
         a1.set_title("Weak scaling: step time")
     a2.set_ylabel("parallel efficiency")
     a2.set_ylim(0, max(1.2, max([r["efficiency"] for r in sel] + [0]) * 1.1))
@@ -94,7 +95,7 @@ def breakdown(rows: list[dict], path: str) -> str:
             bottom += v
     ax.set_xticks(x, [f'{r["mesh"]}\nW={r["W_gflop"]:.3g}' for r in rows], rotation=60,
                   ha="right", fontsize=7)
-    ax.set_ylabel("median time per step (ms)")
+    ax.set_ylabel(f"{runlog.STATISTIC} time per step (ms)")
     ax.set_title("Per-step breakdown (1D and 2D side by side)")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
@@ -222,7 +223,7 @@ def model_fit(val: list[dict], path: str) -> str:
         ax.fill_between(xs, xs * 0.75, xs * 1.25, color="gray", alpha=0.2, label="within 25%")
         ax.set_xscale("log")
         ax.set_yscale("log")
-    ax.set_xlabel("measured median step time (ms)")
+    ax.set_xlabel(f"measured {runlog.STATISTIC} step time (ms)")
     ax.set_ylabel("model step time (ms)")
     ax.set_title("Performance model: fit and held-out runs")
     ax.grid(alpha=0.3, which="both")
