@@ -217,28 +217,40 @@ def which_mesh(pb: Problem, nodes: int, machine: dict) -> list[dict]:
     return rows
 
 
-def analytic_isoefficiency(pb: Problem, mode: str, ranks_list, E: float, machine: dict):
-    """Problem size W (FLOPs/step, grown through the batch) that holds efficiency E on each
-    rank count, from the model; NaN where no batch up to 2^24 sequences reaches E."""
+def scaled_problem(pb: Problem, x: float) -> Problem:
+    """The problem grown by x along the ray the analytic isoefficiency uses: batch and width
+    (hidden, heads, ffn) both times x, layers, vocab and sequence fixed. Work grows as x^3
+    while every communication volume of 1D and 2D grows at most as x^2 (batch alone or width
+    alone would not do: activation traffic grows with the batch as fast as the work, and
+    SUMMA's weight panels with the width)."""
     from dataclasses import replace
+    return replace(pb, batch=pb.batch * x, hidden=pb.hidden * x, heads=pb.heads * x,
+                   ffn=pb.ffn * x)
+
+
+def analytic_isoefficiency(pb: Problem, mode: str, ranks_list, E: float, machine: dict):
+    """Problem size W (FLOPs/step) that holds efficiency E on each rank count, from the
+    model, growing the problem along scaled_problem's ray (continuous x from 1/64 to 4096);
+    NaN where E is out of that range."""
     out = []
     for p in ranks_list:
         mesh = Mesh.from_ranks(mode, p)
         if mesh is None:
             out.append(float("nan"))
             continue
-        def eff(b):
-            q = replace(pb, batch=b)
-            return efficiency(q, mesh, machine)
-        lo, hi = 1.0, 2.0**24
-        if eff(hi) < E:
+
+        def eff(x):
+            return efficiency(scaled_problem(pb, x), mesh, machine)
+
+        lo, hi = 2.0**-6, 2.0**12
+        if eff(hi) < E or eff(lo) >= E:
             out.append(float("nan"))
             continue
-        for _ in range(60):  # bisection in log(batch): efficiency grows with the batch
+        for _ in range(60):  # bisection in log(x): efficiency grows with the problem
             mid = math.sqrt(lo * hi)
             if eff(mid) >= E:
                 hi = mid
             else:
                 lo = mid
-        out.append(replace(pb, batch=hi).step_flops())
+        out.append(scaled_problem(pb, hi).step_flops())
     return out
