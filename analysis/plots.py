@@ -29,6 +29,7 @@ def _save(fig, path: str) -> str:
         for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
             if scale == "log":
                 axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+                axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
@@ -69,7 +70,6 @@ def scaling(rows: list[dict], kind: str, path: str) -> str:
         a1.set_ylabel("speedup  T(p0) p0 / T(p)")
         a1.set_title("Strong scaling: speedup")
     else:
-        a1.set_yscale("log")
         a1.set_ylabel(f"{runlog.STATISTIC} step time (ms)")
         a1.set_title("Weak scaling: step time")
     a2.set_ylabel("parallel efficiency")
@@ -269,7 +269,6 @@ def predictions(pb, machine: dict, path: str, devices=(16, 64, 256, 1024), measu
             a.legend(fontsize=7)
         else:
             _note(a, "no square device count for 2D and none for 1D")
-    axs[0].set_yscale("log")
     axs[2].set_yscale("log")
     fig.suptitle(f"Model predictions on {machine['name']}: {pb.params() / 1e6:.3g} M parameters, "
                  f"batch {pb.batch} x {pb.seq_len}", fontsize=10)
