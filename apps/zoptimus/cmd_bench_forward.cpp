@@ -76,6 +76,9 @@ int bench_forward(const RunSetup& setup, int reps) {
     kernel_ms[k] = max_over_ranks(kernel_seconds()[k]) / reps * 1e3;
   const double gemm_gflops = ft.gemm_flops / ft.gemm / 1e9;
 
+  // Peak RSS of the model and its forward, before the bare GEMMs allocate their operands.
+  const double rss = max_over_ranks(static_cast<double>(peak_rss_bytes()));
+
   // The same local GEMM shapes, bare.
   const ModelDims& d = model.dims();
   const int T = model.local_tokens();
@@ -97,7 +100,6 @@ int bench_forward(const RunSetup& setup, int reps) {
       static_cast<double>(cfg.data.batch) * cfg.data.seq_len * setup.mesh->shape().dp;
   const double sent = max_over_ranks(static_cast<double>(session.stats().total_sent()) / reps);
   const double recv = max_over_ranks(static_cast<double>(session.stats().total_recv()) / reps);
-  const double rss = max_over_ranks(static_cast<double>(peak_rss_bytes()));
   const double act = max_over_ranks(static_cast<double>(model.activation_bytes()));
   const double panels = max_over_ranks(static_cast<double>(model.comm_buffer_bytes()));
   const double par = max_over_ranks(static_cast<double>(model.params().local_bytes()));
