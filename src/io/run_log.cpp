@@ -717,7 +717,8 @@ void RunLog::flush() {
   s.write_pending();
 }
 
-void RunLog::finish(const CommStats& stats, const std::map<std::string, double>& per_rank_figures) {
+void RunLog::finish(const CommStats& stats, const std::map<std::string, double>& per_rank_figures,
+                    const std::map<std::string, std::int64_t>& run_attributes) {
   ZOPTIMUS_ASSERT(impl_);
   Impl& s = *impl_;
   if (s.finished)
@@ -758,6 +759,8 @@ void RunLog::finish(const CommStats& stats, const std::map<std::string, double>&
         std::chrono::duration<double>(std::chrono::steady_clock::now() - s.start).count();
     detail::write_string_attribute(s.file.get(), "end_time", detail::iso_utc_now(), s.path);
     detail::write_double_attribute(s.file.get(), "wall_seconds", wall, s.path);
+    for (const auto& [name, value] : run_attributes)
+      detail::write_attribute(s.file.get(), name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value, s.path);
     detail::check(s.file.release(), s.path, "close the file");
   });
 }

@@ -9,7 +9,8 @@
 //                            (Kokkos default execution space), hostname (rank 0), hosts
 //                            (distinct hostnames, comma-separated), n_hosts (int32), version,
 //                            git_hash, build_type, compiler, kokkos, blas, hdf5, start_time
-//                            (ISO 8601 UTC); written by finish(): end_time, wall_seconds.
+//                            (ISO 8601 UTC); written by finish(): end_time, wall_seconds,
+//                            and the run_attributes given to it (int64; e.g. anderson_*).
 //   /steps                 attribute n_perturb (int32); one entry per appended StepRecord:
 //     step int64, seed uint64, lr float64, skipped int8,
 //     step_seconds forward_seconds comm_seconds rng_seconds update_seconds io_seconds float64
@@ -84,8 +85,10 @@ class RunLog {
 
   // Collective: gathers every rank's CommStats, peak RSS and per_rank_figures (the union of
   // the names over ranks; NaN where a rank has none) to rank 0, which writes /ranks, the
-  // end time, and closes the file. A failure on rank 0 throws AgreedError on every rank.
-  void finish(const CommStats& stats, const std::map<std::string, double>& per_rank_figures);
+  // end time, the run_attributes (int64 root attributes: run-wide counts that rank 0 gives),
+  // and closes the file. A failure on rank 0 throws AgreedError on every rank.
+  void finish(const CommStats& stats, const std::map<std::string, double>& per_rank_figures,
+              const std::map<std::string, std::int64_t>& run_attributes = {});
 
   const std::string& path() const;
   int n_perturb() const;
