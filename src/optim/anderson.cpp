@@ -64,6 +64,12 @@ void AndersonMixer::restart() {
   ++stats_.restarts;
 }
 
+void AndersonMixer::masks_changed() {
+  if (dirs_.empty()) return;
+  restart();
+  ++stats_.restart_masks;
+}
+
 std::vector<double> AndersonMixer::gram(const std::vector<int>& dirs,
                                         const std::vector<float>& thresholds) {
   const int K = static_cast<int>(dirs.size());

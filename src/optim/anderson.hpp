@@ -50,6 +50,9 @@ class AndersonMixer {
             const std::map<std::string, std::vector<std::int64_t>>& integers);
   int restarts() const { return restarts_; }
   const AndersonStats& stats() const { return stats_; }  // this run (not checkpointed)
+  // Sparse-MeZO recomputed its thresholds: the history's directions, regenerated under the
+  // new masks, are no longer the steps that were taken, so the history restarts.
+  void masks_changed();
 
  private:
   struct Direction {

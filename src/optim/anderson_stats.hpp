@@ -18,7 +18,7 @@ struct AndersonStats {
   std::int64_t gamma_norm = 0;  // ||gamma|| > max_gamma_norm: plain step
   std::int64_t restarts = 0;    // history restarts in this run, and their triggers:
   std::int64_t restart_singular = 0, restart_gamma_norm = 0, restart_loss_rise = 0,
-               restart_period = 0;
+               restart_period = 0, restart_masks = 0;  // masks: Sparse thresholds refreshed
 };
 
 // One line for the train log: "mixed 410 of 600 steps; plain: ... ; restarts ...".

@@ -26,7 +26,7 @@ STEPS = 8
 MESH = {"2x2": (4, ["parallel.mode=2d"]), "1d2": (2, ["parallel.mode=1d"])}[args.mesh]
 ATTRS = ["anderson_mixed_steps", "anderson_plain_no_history", "anderson_plain_singular",
          "anderson_plain_gamma_norm", "anderson_restarts", "anderson_restart_loss_rise",
-         "anderson_restart_period"]
+         "anderson_restart_period", "anderson_restart_masks"]
 
 
 def train(ranks, name, extra):
@@ -72,4 +72,18 @@ for method in ("mezo", "sparse_mezo", "lezo"):
                 same_shape = same_shape and ok_head
         tally.check(f"{name} on {args.mesh}: Anderson coefficients within 1e-3 "
                     f"(max {worst:.1e} of the step's largest)", same_shape and worst <= 1e-3)
+
+# Sparse-MeZO with thresholds refreshed every 3 steps: no Anderson window may reach back past
+# a refresh (its directions, regenerated under the new masks, are not the steps taken).
+REFRESH = 3
+extra = ["optim.method=sparse_mezo", f"optim.sparse_refresh={REFRESH}"]
+for ranks, label, more in ((1, "1 rank", []), (MESH[0], args.mesh, MESH[1])):
+    r = train(ranks, f"sparse_refresh_{ranks}", extra + more)
+    spans = [(i, int(c[0])) for i, c in enumerate(r["coeffs"]) if len(c) > 2]
+    crossing = [(i, a) for i, a in spans
+                if any(a < t <= i for t in range(REFRESH, STEPS, REFRESH))]
+    tally.check(f"sparse_mezo refresh={REFRESH} on {label}: no window spans a threshold refresh "
+                f"({r['attrs'].get('anderson_restart_masks')} restarts for it)",
+                spans and not crossing and r["attrs"]["anderson_restart_masks"] >= 1,
+                [crossing, r["attrs"]])
 tally.finish()
