@@ -81,12 +81,18 @@ int run_train(const DeckArgs& args) {
     log::info("run log: {}", path);
   }
   const TrainSummary s = trainer.run(first_step, run_log.get(), &series);
+  // Anderson's decisions are collective (the same on every rank): how many steps mixed.
+  const AndersonMixer* anderson =
+      cfg.optim.anderson.m > 0 ? trainer.optimizer().anderson() : nullptr;
   if (run_log)
-    run_log->finish(session.stats(),
-                    {{"activation_bytes", double(session.model().activation_bytes())},
-                     {"summa_panel_bytes", double(session.model().comm_buffer_bytes())},
-                     {"param_bytes", double(session.model().params().local_bytes())},
-                     {"train_seconds", s.seconds}});
+    run_log->finish(
+        session.stats(),
+        {{"activation_bytes", double(session.model().activation_bytes())},
+         {"summa_panel_bytes", double(session.model().comm_buffer_bytes())},
+         {"param_bytes", double(session.model().params().local_bytes())},
+         {"train_seconds", s.seconds}},
+        anderson ? run_log_attributes(anderson->stats()) : std::map<std::string, std::int64_t>{});
+  if (anderson) log::info("anderson: m={} {}", cfg.optim.anderson.m, describe(anderson->stats()));
   if (s.skipped > 0) log::info("{} of {} steps skipped (non-finite loss)", s.skipped, s.steps);
   if (cfg.data.task == "classification")
     log::info(

@@ -451,7 +451,8 @@ void RunLog::flush() {
   in_log(s.path, [&] { s.write_pending(); });
 }
 
-void RunLog::finish(const CommStats& stats, const std::map<std::string, double>& per_rank_figures) {
+void RunLog::finish(const CommStats& stats, const std::map<std::string, double>& per_rank_figures,
+                    const std::map<std::string, std::int64_t>& run_attributes) {
   ZOPTIMUS_ASSERT(impl_);
   Impl& s = *impl_;
   if (s.finished)
@@ -492,6 +493,7 @@ void RunLog::finish(const CommStats& stats, const std::map<std::string, double>&
           std::chrono::duration<double>(std::chrono::steady_clock::now() - s.start).count();
       h5::write_attribute(s.file, "end_time", utc_timestamp());
       h5::write_attribute(s.file, "wall_seconds", wall);
+      for (const auto& [name, value] : run_attributes) h5::write_attribute(s.file, name, value);
       s.file.close();  // writes the metadata: a failure here is a failed log
     });
   });

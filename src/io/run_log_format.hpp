@@ -10,7 +10,8 @@
 //                            (Kokkos default execution space), hostname (rank 0), hosts
 //                            (distinct hostnames, comma-separated), n_hosts (int32), version,
 //                            git_hash, build_type, compiler, kokkos, blas, hdf5, start_time
-//                            (ISO 8601 UTC); written by finish(): end_time, wall_seconds.
+//                            (ISO 8601 UTC); written by finish(): end_time, wall_seconds,
+//                            and the run_attributes given to it (int64; e.g. anderson_*).
 //   /steps                 attribute n_perturb (int32); one entry per appended StepRecord:
 //     step int64, seed uint64, lr float64, skipped int8,
 //     step_seconds forward_seconds comm_seconds rng_seconds update_seconds io_seconds float64

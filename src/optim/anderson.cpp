@@ -61,6 +61,13 @@ void AndersonMixer::restart() {
   dx_.clear();
   losses_.clear();
   ++restarts_;
+  ++stats_.restarts;
+}
+
+void AndersonMixer::masks_changed() {
+  if (dirs_.empty()) return;
+  restart();
+  ++stats_.restart_masks;
 }
 
 std::vector<double> AndersonMixer::gram(const std::vector<int>& dirs,
@@ -162,11 +169,16 @@ ZoUpdate AndersonMixer::next(std::int64_t step, const std::vector<std::uint64_t>
     for (double v : gamma) gnorm += v * v;
     if (!ok || std::sqrt(gnorm) > cfg_.max_gamma_norm) {
       restart_now = true;  // ill-conditioned: take the plain step, forget the history
+      ++(ok ? stats_.gamma_norm : stats_.singular);
+      ++(ok ? stats_.restart_gamma_norm : stats_.restart_singular);
     } else {
+      ++stats_.mixed;
       gamma_ = gamma;
       for (int j = 0; j < mk; ++j)
         for (std::size_t i = 0; i < D; ++i) dx[i] -= gamma[j] * (dX[j][i] + cfg_.beta * dF[j][i]);
     }
+  } else {
+    ++stats_.no_history;
   }
 
   // The update: theta += sum_d dx_d z_d, i.e. coefficients -dx with lr = 1.
@@ -197,10 +209,16 @@ ZoUpdate AndersonMixer::next(std::int64_t step, const std::vector<std::uint64_t>
       recent += losses_[losses_.size() - 1 - i];
       before += losses_[losses_.size() - 1 - w - i];
     }
-    if (recent > before) restart_now = true;  // the running mean rose over the window
+    if (recent > before) {  // the running mean rose over the window
+      restart_now = true;
+      ++stats_.restart_loss_rise;
+    }
     losses_.pop_front();
   }
-  if (step - anchor_step_ + 1 >= 2 * w) restart_now = true;  // bound the span of directions
+  if (step - anchor_step_ + 1 >= 2 * w) {  // bound the span of directions
+    restart_now = true;
+    ++stats_.restart_period;
+  }
   if (restart_now) restart();
   return u;
 }

@@ -22,6 +22,7 @@
 
 #include "core/config.hpp"
 #include "model/parameter_store.hpp"
+#include "optim/anderson_stats.hpp"
 #include "optim/zo_weights.hpp"
 
 namespace zoptimus {
@@ -48,6 +49,10 @@ class AndersonMixer {
   void load(const std::map<std::string, std::vector<double>>& reals,
             const std::map<std::string, std::vector<std::int64_t>>& integers);
   int restarts() const { return restarts_; }
+  const AndersonStats& stats() const { return stats_; }  // this run (not checkpointed)
+  // Sparse-MeZO recomputed its thresholds: the history's directions, regenerated under the
+  // new masks, are no longer the steps that were taken, so the history restarts.
+  void masks_changed();
 
  private:
   struct Direction {
@@ -72,6 +77,7 @@ class AndersonMixer {
   std::int64_t anchor_step_ = 0;
   int restarts_ = 0;
   std::vector<double> logged_, gamma_;
+  AndersonStats stats_;
 };
 
 }  // namespace zoptimus

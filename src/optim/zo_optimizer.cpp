@@ -54,6 +54,7 @@ ZoStepResult ZoOptimizer::step(std::int64_t t) {
     weights_->flush();
     weights_->set_thresholds(sparse_thresholds(session_.model().params(), config_.optim.sparsity,
                                                session_.mesh().world()));
+    if (anderson_) anderson_->masks_changed();
   }
   const OptimConfig& o = config_.optim;
   ZoStepResult r;
