@@ -18,17 +18,16 @@
 #include <string>
 #include <vector>
 
-#include <mpi.h>
-
 #include "core/config.hpp"
 #include "model/parameter_store.hpp"
 #include "optim/zo_weights.hpp"
+#include "parallel/collectives.hpp"
 
 namespace zoptimus {
 
 class AndersonMixer {
  public:
-  AndersonMixer(const Config& config, const ParameterStore& params, MPI_Comm world);
+  AndersonMixer(const Config& config, const ParameterStore& params, Collectives& comm);
 
   // The update to apply after step `step` measured g (one per perturbation, seeds given) with
   // learning rate lr on the tensors in `active` (empty: all). thresholds: Sparse-MeZO masks.
@@ -61,7 +60,7 @@ class AndersonMixer {
   AndersonConfig cfg_;
   int n_perturb_;
   const ParameterStore& params_;
-  MPI_Comm world_;
+  Collectives& comm_;                       // the Gram's world allreduce
   std::vector<double> entries_per_tensor_;  // global sizes, for the diagonal Gram
 
   std::vector<Direction> dirs_;         // directions since the anchor
