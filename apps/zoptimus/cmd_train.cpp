@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "core/log.hpp"
 #include "core/memory.hpp"
+#include "core/workspace_registry.hpp"
 #include "io/checkpoint.hpp"
 #include "parallel/broadcast_string.hpp"
 #include "parallel/collective_guard.hpp"
@@ -81,12 +82,17 @@ int run_train(const DeckArgs& args) {
     log::info("run log: {}", path);
   }
   const TrainSummary s = trainer.run(first_step, run_log.get(), &series);
-  if (run_log)
+  if (run_log) {
+    // Memory figures: this rank's buffers as registered where they were allocated.
+    const WorkspaceRegistry& ws = WorkspaceRegistry::process();
     run_log->finish(session.stats(),
-                    {{"activation_bytes", double(session.model().activation_bytes())},
-                     {"summa_panel_bytes", double(session.model().comm_buffer_bytes())},
-                     {"param_bytes", double(session.model().params().local_bytes())},
+                    {{"activation_bytes", double(ws.current(WorkspacePurpose::Activations))},
+                     {"summa_panel_bytes", double(ws.current(WorkspacePurpose::SummaPanels))},
+                     {"param_bytes", double(ws.current(WorkspacePurpose::Parameters))},
+                     {"zo_scratch_bytes", double(ws.current(WorkspacePurpose::ZoScratch))},
+                     {"device_peak_bytes", double(ws.peak_total())},
                      {"train_seconds", s.seconds}});
+  }
   if (s.skipped > 0) log::info("{} of {} steps skipped (non-finite loss)", s.skipped, s.steps);
   if (cfg.data.task == "classification")
     log::info(

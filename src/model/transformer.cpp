@@ -99,6 +99,7 @@ void Transformer::allocate_stream(int s) {
   a.ce_max = TokenValues(p + "ce_max", T);
   a.ce_sum = TokenValues(p + "ce_sum", T);
   a.ce_target = TokenValues(p + "ce_target", T);
+  activations_lease_.set(activation_bytes());
 }
 
 int Transformer::embed_vocab_offset() const {
