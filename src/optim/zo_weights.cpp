@@ -118,7 +118,7 @@ BlockPair ZoWeights::blocks(int id) {
 }
 
 void ZoWeights::process(int id, bool update, bool perturb, Matrix plus, Matrix minus) {
-  Timer timer;
+  PhaseTimer timer(phase::kRng);
   const TensorInfo& t = params_.tensors()[id];
   Matrix theta = params_.data(id);
   Matrix vel = momentum_ > 0 ? velocity_.data(id) : Matrix();
