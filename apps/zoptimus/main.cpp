@@ -1,5 +1,5 @@
 // zoptimus: command-line entry point. Parses the subcommand, runs it, and turns every error
-// into one message and a non-zero exit on every rank (docs/design.md, "Errors").
+// into one message and a non-zero exit on every rank (docs/design.md).
 #include <mpi.h>
 
 #include <cstdio>

@@ -1,4 +1,4 @@
-// Token datasets (DESIGN.md §7): the byte-level tokenizer, building and writing HDF5 token
+// Token datasets (docs/design.md): the byte-level tokenizer, building and writing HDF5 token
 // files, and the validated reader that serves each data-parallel replica only its rows.
 //
 // File layout ("zoptimus-tokens", version 1):

@@ -1,4 +1,4 @@
-// Distributed GEMMs on the q x q mesh (DESIGN.md §5): SUMMA C = A B in two variants, and
+// Distributed GEMMs on the q x q mesh (docs/design.md): SUMMA C = A B in two variants, and
 // the Optimus C = A B^T; with the per-rank traffic each one moves, in closed form.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Anderson extrapolation (type II, Walker-Ni) on top of ZO-SGD, DESIGN.md §6. The ZO step is
+// Anderson extrapolation (type II, Walker-Ni) on top of ZO-SGD, docs/design.md. The ZO step is
 // the fixed-point map T(x) = x - lr g(x); residual f_k = T(x_k) - x_k = -lr (1/n) sum_p g_p z_p.
 // With window m:  gamma = argmin || f_k - dF gamma ||  via the regularised normal equations
 // (dF^T dF + lambda ||dF^T dF|| I) gamma = dF^T f_k  (in double), and

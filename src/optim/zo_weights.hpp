@@ -1,4 +1,4 @@
-// ZoWeights: the weight source of a ZO step (DESIGN.md §6). For each tensor the forward asks
+// ZoWeights: the weight source of a ZO step (docs/design.md). For each tensor the forward asks
 // for, one pass over the local block
 //   1. applies the deferred update of the previous step, if still pending for this tensor:
 //        d = (1/n) sum_p g_p m z_p + lambda theta ;  (v = mu v + d) ;  theta -= lr d (or lr v)

@@ -1,5 +1,5 @@
 // What one forward pass moves and holds per rank: the communication counters equal the
-// closed-form counts (docs/design.md, "Partitioning"), and 2D activations shrink as the mesh grows.
+// closed-form counts (docs/design.md), and 2D activations shrink as the mesh grows.
 #include <gtest/gtest.h>
 #include <mpi.h>
 
