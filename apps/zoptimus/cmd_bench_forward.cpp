@@ -19,6 +19,7 @@
 #include "core/timer.hpp"
 #include "io/checkpoint.hpp"
 #include "kernels/kernel_times.hpp"
+#include "core/workspace_registry.hpp"
 #include "linalg/gemm.hpp"
 #include "train/model_session.hpp"
 
@@ -100,9 +101,10 @@ int bench_forward(const RunSetup& setup, int reps) {
       static_cast<double>(cfg.data.batch) * cfg.data.seq_len * setup.mesh->shape().dp;
   const double sent = max_over_ranks(static_cast<double>(session.stats().total_sent()) / reps);
   const double recv = max_over_ranks(static_cast<double>(session.stats().total_recv()) / reps);
-  const double act = max_over_ranks(static_cast<double>(model.activation_bytes()));
-  const double panels = max_over_ranks(static_cast<double>(model.comm_buffer_bytes()));
-  const double par = max_over_ranks(static_cast<double>(model.params().local_bytes()));
+  const WorkspaceRegistry& ws = WorkspaceRegistry::process();
+  const double act = max_over_ranks(double(ws.current(WorkspacePurpose::Activations)));
+  const double panels = max_over_ranks(double(ws.current(WorkspacePurpose::SummaPanels)));
+  const double par = max_over_ranks(double(ws.current(WorkspacePurpose::Parameters)));
   log::info("bench_forward mesh=\"{}\" tokens={:.0f} reps={}", setup.mesh->shape().describe(),
             tokens, reps);
   log::info("forward_ms={:.3f}", seconds * 1e3);

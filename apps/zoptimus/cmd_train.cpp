@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "core/log.hpp"
 #include "core/memory.hpp"
+#include "core/workspace_registry.hpp"
 #include "io/checkpoint.hpp"
 #include "parallel/broadcast_string.hpp"
 #include "parallel/collective_guard.hpp"
@@ -84,14 +85,19 @@ int run_train(const DeckArgs& args) {
   // Anderson's decisions are collective (the same on every rank): how many steps mixed.
   const AndersonMixer* anderson =
       cfg.optim.anderson.m > 0 ? trainer.optimizer().anderson() : nullptr;
-  if (run_log)
+  if (run_log) {
+    // Memory figures: this rank's buffers as registered where they were allocated.
+    const WorkspaceRegistry& ws = WorkspaceRegistry::process();
     run_log->finish(
         session.stats(),
-        {{"activation_bytes", double(session.model().activation_bytes())},
-         {"summa_panel_bytes", double(session.model().comm_buffer_bytes())},
-         {"param_bytes", double(session.model().params().local_bytes())},
+        {{"activation_bytes", double(ws.current(WorkspacePurpose::Activations))},
+         {"summa_panel_bytes", double(ws.current(WorkspacePurpose::SummaPanels))},
+         {"param_bytes", double(ws.current(WorkspacePurpose::Parameters))},
+         {"zo_scratch_bytes", double(ws.current(WorkspacePurpose::ZoScratch))},
+         {"device_peak_bytes", double(ws.peak_total())},
          {"train_seconds", s.seconds}},
         anderson ? run_log_attributes(anderson->stats()) : std::map<std::string, std::int64_t>{});
+  }
   if (anderson) log::info("anderson: m={} {}", cfg.optim.anderson.m, describe(anderson->stats()));
   if (s.skipped > 0) log::info("{} of {} steps skipped (non-finite loss)", s.skipped, s.steps);
   if (cfg.data.task == "classification")

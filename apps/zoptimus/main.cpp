@@ -1,5 +1,5 @@
 // zoptimus: command-line entry point. Parses the subcommand, runs it, and turns every error
-// into one message and a non-zero exit on every rank (DESIGN.md §9).
+// into one message and a non-zero exit on every rank (docs/design.md).
 #include <mpi.h>
 
 #include <cstdio>
@@ -12,6 +12,7 @@
 #include "core/build_info.hpp"
 #include "core/log.hpp"
 #include "core/runtime.hpp"
+#include "linalg/blas_handle.hpp"
 #include "parallel/collective_guard.hpp"
 
 namespace {
@@ -107,6 +108,7 @@ int dispatch(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   zoptimus::Runtime runtime(argc, argv);
+  zoptimus::attach_blas(runtime.device());
   int rc = 0;
   try {
     rc = dispatch(argc, argv);

@@ -5,6 +5,7 @@
 #include "core/build_info.hpp"
 #include "core/log.hpp"
 #include "parallel/collective_guard.hpp"
+#include "parallel/comm_backend.hpp"
 
 namespace zoptimus::app {
 
@@ -17,6 +18,7 @@ RunSetup setup_run(const DeckArgs& args, const std::string& command) {
     setup.config = load_config(args.deck, args.overrides);
     shape = resolve_mesh_shape(setup.config.parallel, world_size);
     validate_partition(setup.config, shape);
+    select_comm_backend(setup.config.parallel.collectives);  // refuse what this build lacks
   });
   setup.mesh = std::make_unique<Mesh>(MPI_COMM_WORLD, shape);
   log::info("zoptimus {} ({}) {}: deck {}, mesh {}", build_info::kVersion, build_info::kGitHash,

@@ -31,7 +31,7 @@ struct ParallelConfig {
   int q = 0;                        // 2D mesh side; 0 = derived from the rank count and dp
   int t = 0;                        // 1D tensor-parallel width; 0 = derived
   int dp = 1;                       // data-parallel replicas
-  std::string collectives = "mpi";  // "mpi" or "nccl" (CUDA builds)
+  std::string collectives = "mpi";  // "mpi"; "cuda-aware-mpi", "nccl" planned (CUDA builds)
   std::string summa = "auto";       // "auto", "standard" or "weight_stationary"
 };
 

@@ -111,7 +111,8 @@ const std::vector<FieldSpec>& deck_schema() {
       integer("parallel.q", ZO_FIELD(parallel.q), 0, 4096),
       integer("parallel.t", ZO_FIELD(parallel.t), 0, 1 << 20),
       integer("parallel.dp", ZO_FIELD(parallel.dp), 1, 1 << 20),
-      choice("parallel.collectives", ZO_FIELD(parallel.collectives), {"mpi", "nccl"}),
+      choice("parallel.collectives", ZO_FIELD(parallel.collectives),
+             {"mpi", "cuda-aware-mpi", "nccl"}),
       choice("parallel.summa", ZO_FIELD(parallel.summa), {"auto", "standard", "weight_stationary"}),
 
       choice("optim.method", ZO_FIELD(optim.method), {"mezo", "sparse_mezo", "lezo"}),

@@ -1,4 +1,4 @@
-// HDF5 checkpoints (DESIGN.md §7): every tensor at its global shape, written collectively
+// HDF5 checkpoints (docs/design.md): every tensor at its global shape, written collectively
 // from the blocks the ranks own, read back onto any mesh; plus optimizer state and metadata.
 //
 // File layout (format_version 1):

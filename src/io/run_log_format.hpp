@@ -24,7 +24,7 @@
 //   /ranks                 written by finish(), each [world_size] with attributes min, avg, max
 //                          (min/max in the dataset's type, avg float64; NaN entries skipped):
 //     <axis>_<kind>_bytes_sent, _bytes_recv, _calls (int64), _seconds (float64) for every
-//       axis in {row, col, model, dp} and kind in CommStats::kind_name (e.g. row_bcast_calls)
+//       axis in {row, col, model, dp, world} and kind in CommStats::kind_name (row_bcast_calls)
 //     peak_rss_bytes int64
 //     <figure> float64 for each per-rank extra figure (NaN on ranks that did not report it)
 //

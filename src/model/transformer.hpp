@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/types.hpp"
+#include "core/workspace_registry.hpp"
 #include "kernels/cross_entropy.hpp"
 #include "kernels/layernorm.hpp"
 #include "linalg/summa.hpp"
@@ -128,6 +129,7 @@ class Transformer {
   TokenVector tokens_;
   SummaWorkspace summa_ws_;
   ForwardTimes times_;
+  WorkspaceLease activations_lease_{WorkspacePurpose::Activations};
 };
 
 }  // namespace zoptimus

@@ -45,11 +45,11 @@ void pad(std::vector<double>& v, std::size_t n) {
 
 }  // namespace
 
-AndersonMixer::AndersonMixer(const Config& config, const ParameterStore& params, MPI_Comm world)
+AndersonMixer::AndersonMixer(const Config& config, const ParameterStore& params, Collectives& comm)
     : cfg_(config.optim.anderson),
       n_perturb_(config.optim.n_perturb),
       params_(params),
-      world_(world) {
+      comm_(comm) {
   for (const auto& t : params.tensors())
     entries_per_tensor_.push_back(static_cast<double>(t.global_size()));
 }
@@ -94,7 +94,7 @@ std::vector<double> AndersonMixer::gram(const std::vector<int>& dirs,
       active.push_back(dirs_[d].active.empty() ? std::vector<char>(params_.size(), 1)
                                                : dirs_[d].active);
   }
-  return direction_gram(params_, seeds, active, thresholds, world_);
+  return direction_gram(params_, seeds, active, thresholds, comm_);
 }
 
 ZoUpdate AndersonMixer::next(std::int64_t step, const std::vector<std::uint64_t>& seeds,

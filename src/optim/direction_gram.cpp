@@ -116,7 +116,7 @@ void gram_sums(const Pass& pass, const Policy& policy, Kokkos::View<double*, Hos
 std::vector<double> direction_gram(const ParameterStore& params,
                                    const std::vector<std::uint64_t>& seeds,
                                    const std::vector<std::vector<char>>& active,
-                                   const std::vector<float>& thresholds, MPI_Comm world) {
+                                   const std::vector<float>& thresholds, Collectives& comm) {
   const int K = static_cast<int>(seeds.size());
   if (K > kMaxGramDirections)
     fail(
@@ -170,7 +170,7 @@ std::vector<double> direction_gram(const ParameterStore& params,
         if (a != b) gram[on[b] * K + on[a]] += sums(slot);
       }
   }
-  MPI_Allreduce(MPI_IN_PLACE, gram.data(), K * K, MPI_DOUBLE, MPI_SUM, world);
+  comm.allreduce_sum(Axis::World, gram.data(), gram.size());
   return gram;
 }
 

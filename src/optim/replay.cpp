@@ -25,9 +25,11 @@ struct StepDirections {
 void replay_trajectory(const Config& config, const Mesh& mesh, ParameterStore& params,
                        const std::vector<ReplayStep>& steps, const ReplayStart& start) {
   const OptimConfig& o = config.optim;
+  CommStats stats;  // the threshold counts' allreduces; replay reports no traffic
+  Collectives comm(mesh, stats);
   std::vector<float> thresholds = start.thresholds;
   if (o.method == "sparse_mezo" && thresholds.empty())
-    thresholds = sparse_thresholds(params, o.sparsity, mesh.world());
+    thresholds = sparse_thresholds(params, o.sparsity, comm);
   ZoWeights weights(params, o.eps, o.weight_decay, o.momentum, std::move(thresholds));
   if (start.momentum && weights.velocity())
     for (const auto& t : params.tensors())
@@ -61,7 +63,7 @@ void replay_trajectory(const Config& config, const Mesh& mesh, ParameterStore& p
   for (const ReplayStep& s : steps) {
     if (o.method == "sparse_mezo" && o.sparse_refresh > 0 && s.step > 0 &&
         s.step % o.sparse_refresh == 0)  // as the run did, from the weights at this step
-      weights.set_thresholds(sparse_thresholds(params, o.sparsity, mesh.world()));
+      weights.set_thresholds(sparse_thresholds(params, o.sparsity, comm));
     if (s.skipped) continue;
     ZoUpdate u;
     if (!s.anderson.empty()) {

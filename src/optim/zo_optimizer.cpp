@@ -23,15 +23,14 @@ ZoOptimizer::ZoOptimizer(const Config& config, ModelSession& session)
                                          o.momentum, std::vector<float>{});
   thresholds_ready_ = o.method != "sparse_mezo";
   if (o.anderson.m > 0 || o.anderson.beta != 1.0)
-    anderson_ =
-        std::make_unique<AndersonMixer>(config, session.model().params(), session.mesh().world());
+    anderson_ = std::make_unique<AndersonMixer>(config, session.model().params(), session.comm());
 }
 
 void ZoOptimizer::ensure_thresholds() {
   // From the weights the run starts from (initialised, imported or restored), once.
   if (thresholds_ready_) return;
-  weights_->set_thresholds(sparse_thresholds(session_.model().params(), config_.optim.sparsity,
-                                             session_.mesh().world()));
+  weights_->set_thresholds(
+      sparse_thresholds(session_.model().params(), config_.optim.sparsity, session_.comm()));
   thresholds_ready_ = true;
 }
 
@@ -52,8 +51,8 @@ ZoStepResult ZoOptimizer::step(std::int64_t t) {
     // Thresholds from the current weights: entries that grew past the old threshold would
     // otherwise stay frozen (matters when training from scratch).
     weights_->flush();
-    weights_->set_thresholds(sparse_thresholds(session_.model().params(), config_.optim.sparsity,
-                                               session_.mesh().world()));
+    weights_->set_thresholds(
+        sparse_thresholds(session_.model().params(), config_.optim.sparsity, session_.comm()));
     if (anderson_) anderson_->masks_changed();
   }
   const OptimConfig& o = config_.optim;

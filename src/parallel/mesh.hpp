@@ -1,4 +1,4 @@
-// The process mesh (DESIGN.md §4): world = dp x q x q (2D, Optimus) or dp x t (1D, Megatron).
+// The process mesh (docs/design.md): world = dp x q x q (2D, Optimus) or dp x t (1D, Megatron).
 #pragma once
 
 #include <string>

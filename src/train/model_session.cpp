@@ -6,7 +6,9 @@
 namespace zoptimus {
 
 ModelSession::ModelSession(const Config& config, const Mesh& mesh)
-    : config_(config), mesh_(mesh), comm_(mesh, stats_) {
+    : config_(config),
+      mesh_(mesh),
+      comm_(mesh, stats_, select_comm_backend(config.parallel.collectives)) {
   model_ = std::make_unique<Transformer>(ModelDims::from_config(config.model), mesh, comm_,
                                          config.data.batch, config.data.seq_len,
                                          parse_summa_choice(config.parallel.summa));

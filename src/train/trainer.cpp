@@ -32,7 +32,9 @@ Trainer::Trainer(const Config& config, ModelSession& session)
 
 EvalPoint Trainer::evaluate(std::int64_t step, RunLog* log_file) {
   optimizer_.flush();  // evaluation reads theta: apply the deferred update first
+  PhaseRegion region(phase::kEval);
   const LossSums l = session_.evaluate();
+  region.end();
   EvalPoint e{step, l.mean(), config_.data.task == "classification" ? l.accuracy() : NAN};
   evals_.push_back(e);
   if (log_file) {
@@ -70,9 +72,9 @@ TrainSummary Trainer::run(std::int64_t first_step, RunLog* log_file,
     const ForwardTimes f0 = session_.model().times();
     const double comm0 = session_.stats().total_seconds();
     const double gen0 = optimizer_.weights().generate_seconds();
-    Timer step_timer;
+    PhaseTimer step_timer(phase::kStep);
     ZoStepResult r = optimizer_.step(t);
-    const double dt = step_timer.seconds();
+    const double dt = step_timer.stop();
     trajectory_.push_back(r);
     if (log_file) {
       const ForwardTimes& f1 = session_.model().times();
@@ -129,7 +131,7 @@ TrainSummary Trainer::run(std::int64_t first_step, RunLog* log_file,
       evaluate(t + 1, log_file);
     const int every = config_.io.checkpoint_every;
     if (series && every > 0 && (t + 1) % every == 0 && t + 1 < rc.steps) {
-      Timer io;
+      PhaseTimer io(phase::kIo);
       save_checkpoint(*series, t + 1);
       s.io_seconds += io.seconds();
     }
@@ -137,7 +139,7 @@ TrainSummary Trainer::run(std::int64_t first_step, RunLog* log_file,
   if (tty) std::printf("\r\033[K");
   const EvalPoint e = evaluate(rc.steps, log_file);
   if (series && first_step < rc.steps) {
-    Timer io;
+    PhaseTimer io(phase::kIo);
     save_checkpoint(*series, rc.steps);
     s.io_seconds += io.seconds();
   }

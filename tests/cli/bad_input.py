@@ -52,6 +52,10 @@ CASES = [
     ("bad choice", ["train", TINY, "optim.method=adam"], "optim.method"),
     ("sparsity out of range", ["train", TINY, "optim.sparsity=1.5"], "optim.sparsity"),
     ("q with 1D mode", ["train", TINY, "parallel.mode=1d", "parallel.q=2"], "parallel.q"),
+    ("nccl in a host build", ["train", TINY, "parallel.collectives=nccl"],
+     'parallel.collectives = "nccl" is not available in this build'),
+    ("cuda-aware MPI in a host build", ["train", TINY, "parallel.collectives=cuda-aware-mpi"],
+     'parallel.collectives = "cuda-aware-mpi" is not available in this build'),
 ]
 
 launcher = Launcher(args)

@@ -240,7 +240,7 @@ TEST(Zo, AndersonWithEmptyWindowIsMezo) {
   Mesh mesh(MPI_COMM_SELF, MeshShape{});
   ModelSession plain(c, mesh), mixed(a, mesh);
   ZoOptimizer p(c, plain), m(a, mixed);
-  AndersonMixer mixer(a, mixed.model().params(), MPI_COMM_SELF);
+  AndersonMixer mixer(a, mixed.model().params(), mixed.comm());
   for (int t = 0; t < c.run.steps; ++t) {
     const ZoStepResult rp = p.step(t), rm = m.step(t);
     EXPECT_EQ(rp.loss_plus, rm.loss_plus);
