@@ -154,6 +154,8 @@ std::string build_dataset(const DataOptions& o) {
   if (!(o.validation_fraction > 0.0 && o.validation_fraction < 1.0))
     fail("--validation-fraction {}: must be in (0, 1)", o.validation_fraction);
   std::error_code ec;
+  if (std::filesystem::is_directory(o.out, ec))
+    fail("output '{}' is a directory; --out takes a file name (e.g. {}/data.h5)", o.out, o.out);
   if (std::filesystem::exists(o.out, ec) && !o.force)
     fail("output file '{}' exists; refusing to overwrite it (pass --force to replace it)", o.out);
 

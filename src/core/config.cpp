@@ -89,6 +89,11 @@ toml::table parse_override_value(const std::string& value) {
 
 void apply_override(toml::table& deck, const std::string& override_text) {
   auto eq = override_text.find('=');
+  if (override_text.find_first_of("\r\n") != std::string::npos) {
+    std::string shown;  // the message stays on one line
+    for (char c : override_text) shown += c == '\n' ? "\\n" : c == '\r' ? "\\r" : std::string(1, c);
+    fail("override '{}' holds a line break; an override is one key=value on one line", shown);
+  }
   if (eq == std::string::npos || eq == 0)
     fail("override '{}' is not of the form key=value (e.g. optim.lr=1e-6)", override_text);
   std::string key = override_text.substr(0, eq);

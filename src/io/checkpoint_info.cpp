@@ -108,6 +108,8 @@ CheckpointInfo read_info(const std::string& path) {
          version, kCheckpointFormatVersion);
   info.format_version = static_cast<int>(version);
   info.step = h5::read_int_attribute(file, "step");
+  if (info.step < 0)
+    fail("root attribute step = {}, expected the number of completed steps (>= 0)", info.step);
   info.deck = h5::read_string_attribute(file, "deck");
   info.mesh = h5::read_string_attribute(file, "mesh");
   info.library_version = h5::read_string_attribute(file, "library_version");

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "io/token_dataset.hpp"
+#include "parallel/collective_guard.hpp"
 
 namespace zoptimus {
 
@@ -15,9 +16,14 @@ class DatasetBatches : public BatchSource {
       : dataset_(config.data.path, config.data.task, config.data.seq_len, config.model.vocab),
         batch_(config.data.batch),
         replica_(mesh.replica()),
-        dp_(mesh.shape().dp) {}
+        dp_(mesh.shape().dp),
+        world_(mesh.world()) {}
+  // Every rank asks for training batch `index` together, so a bad row (a token outside the
+  // vocabulary) becomes one agreed error instead of one message per rank and a hang.
   Batch train_batch(std::int64_t index) override {
-    return dataset_batch(dataset_, TokenSplit::Train, batch_, replica_, dp_, index);
+    return run_collectively(world_, [&] {
+      return dataset_batch(dataset_, TokenSplit::Train, batch_, replica_, dp_, index);
+    });
   }
   Batch eval_batch(std::int64_t index) override {
     return dataset_batch(dataset_, TokenSplit::Validation, batch_, replica_, dp_, index);
@@ -31,6 +37,7 @@ class DatasetBatches : public BatchSource {
  private:
   TokenDataset dataset_;
   int batch_, replica_, dp_;
+  MPI_Comm world_;
 };
 
 }  // namespace

@@ -97,8 +97,10 @@ TrainSummary Trainer::run(std::int64_t first_step, RunLog* log_file,
     tokens_done += r.tokens * 2 * r.loss_plus.size();
     if (r.skipped) {
       ++s.skipped;
-      log::warn("step {}: non-finite loss (l+ = {}, l- = {}); step skipped", t, r.loss_plus[0],
-                r.loss_minus[0]);
+      // The losses are agreed on every rank: one warning, from rank 0.
+      if (log::rank() == 0)
+        log::warn("step {}: non-finite loss (l+ = {}, l- = {}); step skipped", t, r.loss_plus[0],
+                  r.loss_minus[0]);
       if (++bad_in_a_row > rc.max_bad_steps)
         fail(
             "{} consecutive steps had non-finite losses (run.max_bad_steps = {}); stopping. "

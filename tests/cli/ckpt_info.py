@@ -102,8 +102,12 @@ with h5py.File(tmp / "dtype.h5", "r+") as f:
     data = f["params/final_ln.bias"][...]
     del f["params/final_ln.bias"]
     f["params/final_ln.bias"] = data.astype(np.float64)
+shutil.copy(good, tmp / "negative_step.h5")
+with h5py.File(tmp / "negative_step.h5", "r+") as f:
+    f.attrs["step"] = np.int64(-3)
 
 CASES = [
+    ("negative step", ["ckpt", "info", str(tmp / "negative_step.h5")], "step = -3, expected"),
     ("not HDF5", ["ckpt", "info", str(tmp / "text.h5")], "not an HDF5 file"),
     ("truncated", ["ckpt", "info", str(tmp / "truncated.h5")], "truncated"),
     ("missing file", ["ckpt", "info", str(tmp / "nope.h5")], "no such file"),
