@@ -111,7 +111,7 @@ int dispatch(int argc, char** argv) {
   // Everything after the action is handed over in order (replay parses its own options).
   ckpt->allow_extras();
   ckpt->footer(
-      "  zoptimus ckpt info FILE.h5\n"
+      "  zoptimus ckpt info [--verify] FILE.h5\n"
       "  zoptimus ckpt replay RUN_LOG.h5 --out FINAL.h5 [--base BASE.h5]");
 
   // --list-keys needs no subcommand.

@@ -1,7 +1,9 @@
 // RunLog: rank-0 HDF5 writer of the per-run log, and the serial trajectory reader.
 #include "io/run_log.hpp"
+#include "io/space_reserve.hpp"
 #include "parallel/broadcast_string.hpp"
 
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -404,6 +406,9 @@ constexpr std::array<const char*, 3> kPerturbFields = {"loss_plus", "loss_minus"
 }  // namespace
 }  // namespace detail
 
+// Room kept free for closing the log (its pending metadata) on a file system that fills up.
+constexpr std::int64_t kCloseReserveBytes = 256 * 1024;
+
 struct RunLog::Impl {
   struct Eval {
     std::int64_t step;
@@ -420,6 +425,7 @@ struct RunLog::Impl {
 
   // Rank 0 only.
   detail::Handle file;
+  SpaceReserve reserve;  // given back before the file is closed (space_reserve.hpp)
   std::vector<StepRecord> pending;
   std::vector<Eval> pending_evals;
 
@@ -510,6 +516,20 @@ void RunLog::Impl::create(const Config& config, const std::string& mesh_descript
 }
 
 void RunLog::Impl::write_pending() {
+  // A write that fails for want of space leaves HDF5's metadata cache unable to close the
+  // file (and the library crashes at exit): stop while the reserve still holds room to close.
+  struct statvfs st {};
+  const double need = 65536.0 + 1024.0 * static_cast<double>(pending.size() + pending_evals.size());
+  if (::statvfs(std::filesystem::absolute(path).parent_path().c_str(), &st) == 0 &&
+      static_cast<double>(st.f_bavail) * static_cast<double>(st.f_frsize) < need) {
+    reserve.release();
+    const herr_t closed = file.release();
+    fail(
+        "run log {}: the file system is full ({:.0f} KiB free); the log was closed{} without "
+        "the last {} step record(s)",
+        path, static_cast<double>(st.f_bavail) * static_cast<double>(st.f_frsize) / 1024.0,
+        closed < 0 ? " (the close failed too)" : "", pending.size());
+  }
   const hid_t f = file.get();
   // Taken out first: after a failed write the records are reported lost, not written twice.
   std::vector<StepRecord> records = std::move(pending);
@@ -650,9 +670,12 @@ RunLog::RunLog(const std::string& path, const Config& config, const std::string&
   run_collectively(s.comm, [&] {
     if (s.rank != 0) return;
     detail::QuietH5Errors quiet;
+    // The reserve first: on a file system without room for it, no HDF5 file is begun.
+    s.reserve = SpaceReserve(path, kCloseReserveBytes);
     try {
       s.create(config, mesh_description, hostnames, overwrite);
     } catch (...) {
+      s.reserve.release();
       s.file.reset();
       throw;
     }
@@ -667,6 +690,7 @@ RunLog::~RunLog() {
   } catch (const std::exception& e) {
     log::warn("run log {}: records lost when closing: {}", impl_->path, e.what());
   }
+  impl_->reserve.release();  // room for the metadata the close writes
   if (impl_->file.release() < 0)
     log::warn("run log {}: closing the file failed{}", impl_->path, detail::h5_cause());
 }
@@ -758,6 +782,7 @@ void RunLog::finish(const CommStats& stats, const std::map<std::string, double>&
         std::chrono::duration<double>(std::chrono::steady_clock::now() - s.start).count();
     detail::write_string_attribute(s.file.get(), "end_time", detail::iso_utc_now(), s.path);
     detail::write_double_attribute(s.file.get(), "wall_seconds", wall, s.path);
+    s.reserve.release();  // room for the metadata the close writes
     detail::check(s.file.release(), s.path, "close the file");
   });
 }

@@ -35,10 +35,12 @@ EvalPoint Trainer::evaluate(std::int64_t step, RunLog* log_file) {
   const LossSums l = session_.evaluate();
   EvalPoint e{step, l.mean(), config_.data.task == "classification" ? l.accuracy() : NAN};
   evals_.push_back(e);
-  if (log_file) {
-    log_file->add_eval(step, e.loss, e.accuracy);
-    log_file->flush();  // evaluations are rare and worth keeping if the run dies
-  }
+  if (log_file)
+    // Rank 0 writes; a failed write (a full disk) is every rank's error.
+    run_collectively(session_.mesh().world(), [&] {
+      log_file->add_eval(step, e.loss, e.accuracy);
+      log_file->flush();  // evaluations are rare and worth keeping if the run dies
+    });
   if (config_.data.task == "classification")
     log::info("eval  step {:>6}  loss {:.6f}  accuracy {:.4f}", step, e.loss, e.accuracy);
   else
@@ -91,7 +93,7 @@ TrainSummary Trainer::run(std::int64_t first_step, RunLog* log_file,
       rec.skipped = r.skipped;
       rec.active_layers.assign(r.active_layers.begin(), r.active_layers.end());
       rec.anderson_coeffs = r.anderson;
-      log_file->append(rec);
+      run_collectively(session_.mesh().world(), [&] { log_file->append(rec); });
     }
     ++s.steps;
     tokens_done += r.tokens * 2 * r.loss_plus.size();
