@@ -66,6 +66,10 @@ CASES = [
     ("data.path is a directory", ["train", TINY, f"data.path={tmp}"], "is a directory"),
     ("data --out is a directory", ["data", "--task", "lm", "--seq-len", "8", "--force", "--out", str(tmp),
                                    str(Path(args.inputs) / "data" / "demo_corpus.txt")], "is a directory"),
+    # Decks that are not a page of text; output locations checked before any work.
+    ("deck is a directory", ["train", str(tmp)], "is a directory, expected a TOML file"),
+    ("deck is /dev/zero", ["train", "/dev/zero"], "is larger than 1024 KiB"),
+    ("io.out_dir is a file", ["train", TINY, f"io.out_dir={TINY}"], "is a file, expected a directory"),
     # Integers are range-checked in 64 bits before narrowing (no wrap to 4 or 1).
     ("steps past 32 bits", ["train", TINY, "run.steps=4294967300"], "key 'run.steps' = 4294967300 is invalid"),
     ("steps far past 32 bits", ["train", TINY, "run.steps=99999999999"], "key 'run.steps' = 99999999999 is invalid"),
