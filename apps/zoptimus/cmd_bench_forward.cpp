@@ -17,9 +17,9 @@
 #include "core/log.hpp"
 #include "core/memory.hpp"
 #include "core/timer.hpp"
+#include "core/workspace_registry.hpp"
 #include "io/checkpoint.hpp"
 #include "kernels/kernel_times.hpp"
-#include "core/workspace_registry.hpp"
 #include "linalg/gemm.hpp"
 #include "train/model_session.hpp"
 

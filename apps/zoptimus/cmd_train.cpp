@@ -1,5 +1,7 @@
 // `zoptimus train DECK`: zeroth-order fine-tuning. The last line is machine-readable:
 // `train: steps=<n> loss=<first>-><last> eval_loss=<float> time_s=<float>`.
+#include <unistd.h>
+
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -34,6 +36,21 @@ std::string next_run_log_path(const std::string& out_dir) {
 int run_train(const DeckArgs& args) {
   RunSetup setup = setup_run(args, "train");
   const Config& cfg = setup.config;
+  // Output locations are checked before any work, not when the first file is written.
+  run_collectively(MPI_COMM_WORLD, [&] {
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank != 0) return;
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (fs::exists(cfg.io.out_dir, ec) && !fs::is_directory(cfg.io.out_dir, ec))
+      fail("io.out_dir = '{}' is a file, expected a directory", cfg.io.out_dir);
+    fs::create_directories(cfg.io.out_dir, ec);
+    if (!fs::is_directory(cfg.io.out_dir, ec))
+      fail("io.out_dir = '{}': cannot create the directory: {}", cfg.io.out_dir, ec.message());
+    if (::access(cfg.io.out_dir.c_str(), W_OK | X_OK) != 0)
+      fail("io.out_dir = '{}' is not writable", cfg.io.out_dir);
+  });
   ModelSession session(cfg, *setup.mesh);
   log::info("data: {}", session.batches().describe());
   log::info(

@@ -2,6 +2,7 @@
 // line here and one member in config.hpp.
 #include "core/config_schema.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -14,6 +15,9 @@ namespace {
 template <class T>
 FieldSpec integer(std::string key, T& (*get)(Config&), std::int64_t lo,
                   std::int64_t hi = std::numeric_limits<std::int64_t>::max()) {
+  // The check happens in 64 bits, against the narrower field's own range too, so that a
+  // value like run.steps = 4294967300 is refused instead of wrapping when narrowed.
+  hi = std::min<std::int64_t>(hi, std::numeric_limits<T>::max());
   std::string expected = hi == std::numeric_limits<std::int64_t>::max()
                              ? fmt::format("an integer >= {}", lo)
                              : fmt::format("an integer in [{}, {}]", lo, hi);

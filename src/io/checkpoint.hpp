@@ -78,6 +78,9 @@ struct CheckpointInfo {
   std::map<std::string, std::string> optim_text;
   std::map<std::string, std::vector<double>> optim_reals;
   std::map<std::string, std::vector<std::int64_t>> optim_integers;
+  // Data checksums the writer recorded, by group ("params", "optim/<store>"); files written
+  // by importers or older versions have none.
+  std::map<std::string, std::uint64_t> checksums;
 
   std::int64_t parameter_count() const;  // elements in /params
   CheckpointState state() const;
@@ -87,6 +90,12 @@ struct CheckpointInfo {
 // format, version and that every tensor is float32, and reads the metadata. Throws
 // zoptimus::Error naming the file and the problem.
 CheckpointInfo read_checkpoint_info(const std::string& path);
+
+// Not collective: everything a restart checks without a deck. read_checkpoint_info, then the
+// tensor table against the model the file describes (every tensor present at its shape,
+// for /params and each /optim store), then every tensor's data: finite, and equal to the
+// recorded checksum. Reads the whole file. Throws zoptimus::Error naming the problem.
+CheckpointInfo verify_checkpoint(const std::string& path);
 
 // The checkpoints of a run: <out_dir>/ckpt_<step, 8 digits>.h5, keeping the newest `keep`
 // (keep <= 0 keeps all).

@@ -37,10 +37,12 @@ EvalPoint Trainer::evaluate(std::int64_t step, RunLog* log_file) {
   region.end();
   EvalPoint e{step, l.mean(), config_.data.task == "classification" ? l.accuracy() : NAN};
   evals_.push_back(e);
-  if (log_file) {
-    log_file->add_eval(step, e.loss, e.accuracy);
-    log_file->flush();  // evaluations are rare and worth keeping if the run dies
-  }
+  if (log_file)
+    // Rank 0 writes; a failed write (a full disk) is every rank's error.
+    run_collectively(session_.mesh().world(), [&] {
+      log_file->add_eval(step, e.loss, e.accuracy);
+      log_file->flush();  // evaluations are rare and worth keeping if the run dies
+    });
   if (config_.data.task == "classification")
     log::info("eval  step {:>6}  loss {:.6f}  accuracy {:.4f}", step, e.loss, e.accuracy);
   else
@@ -93,14 +95,16 @@ TrainSummary Trainer::run(std::int64_t first_step, RunLog* log_file,
       rec.skipped = r.skipped;
       rec.active_layers.assign(r.active_layers.begin(), r.active_layers.end());
       rec.anderson_coeffs = r.anderson;
-      log_file->append(rec);
+      run_collectively(session_.mesh().world(), [&] { log_file->append(rec); });
     }
     ++s.steps;
     tokens_done += r.tokens * 2 * r.loss_plus.size();
     if (r.skipped) {
       ++s.skipped;
-      log::warn("step {}: non-finite loss (l+ = {}, l- = {}); step skipped", t, r.loss_plus[0],
-                r.loss_minus[0]);
+      // The losses are agreed on every rank: one warning, from rank 0.
+      if (log::rank() == 0)
+        log::warn("step {}: non-finite loss (l+ = {}, l- = {}); step skipped", t, r.loss_plus[0],
+                  r.loss_minus[0]);
       if (++bad_in_a_row > rc.max_bad_steps)
         fail(
             "{} consecutive steps had non-finite losses (run.max_bad_steps = {}); stopping. "
