@@ -45,11 +45,9 @@ void pad(std::vector<double>& v, std::size_t n) {
 
 }  // namespace
 
-AndersonMixer::AndersonMixer(const Config& config, const ParameterStore& params, MPI_Comm world)
-    : cfg_(config.optim.anderson),
-      n_perturb_(config.optim.n_perturb),
-      params_(params),
-      world_(world) {
+AndersonMixer::AndersonMixer(const AndersonConfig& config, int n_perturb,
+                             const ParameterStore& params, MPI_Comm world)
+    : cfg_(config), n_perturb_(n_perturb), params_(params), world_(world) {
   for (const auto& t : params.tensors())
     entries_per_tensor_.push_back(static_cast<double>(t.global_size()));
 }

@@ -38,4 +38,14 @@ LossSums ModelSession::evaluate() {
   return total;
 }
 
+ZoOptimizer make_zo_optimizer(const Config& config, ModelSession& session) {
+  return ZoOptimizer(config.optim, config.run, session.model().params(), config.model.layers,
+                     session.mesh().world());
+}
+
+ZoStepResult zo_train_step(ZoOptimizer& optimizer, ModelSession& session, std::int64_t t) {
+  const Batch batch = session.batches().train_batch(t);
+  return optimizer.step(t, batch, session);
+}
+
 }  // namespace zoptimus

@@ -28,7 +28,7 @@ bool live_progress_bar() {
 }  // namespace
 
 Trainer::Trainer(const Config& config, ModelSession& session)
-    : config_(config), session_(session), optimizer_(config, session) {}
+    : config_(config), session_(session), optimizer_(make_zo_optimizer(config, session)) {}
 
 EvalPoint Trainer::evaluate(std::int64_t step, RunLog* log_file) {
   optimizer_.flush();  // evaluation reads theta: apply the deferred update first
@@ -71,7 +71,7 @@ TrainSummary Trainer::run(std::int64_t first_step, RunLog* log_file,
     const double comm0 = session_.stats().total_seconds();
     const double gen0 = optimizer_.weights().generate_seconds();
     Timer step_timer;
-    ZoStepResult r = optimizer_.step(t);
+    ZoStepResult r = zo_train_step(optimizer_, session_, t);
     const double dt = step_timer.seconds();
     trajectory_.push_back(r);
     if (log_file) {

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "io/checkpoint.hpp"
 #include "io/run_log.hpp"
 #include "optim/zo_optimizer.hpp"
 #include "train/model_session.hpp"

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "optim/zo_optimizer.hpp"
+#include "train/model_session.hpp"
 
 namespace zoptimus::testing {
 
@@ -35,9 +36,9 @@ inline std::vector<ZoStepResult> run_steps(Config c, MPI_Comm comm, const MeshSh
   c.data.batch /= shape.dp;  // the same global batch on every mesh
   Mesh mesh(comm, shape);
   ModelSession session(c, mesh);
-  ZoOptimizer opt(c, session);
+  ZoOptimizer opt = make_zo_optimizer(c, session);
   std::vector<ZoStepResult> out;
-  for (int t = 0; t < c.run.steps; ++t) out.push_back(opt.step(t));
+  for (int t = 0; t < c.run.steps; ++t) out.push_back(zo_train_step(opt, session, t));
   return out;
 }
 
