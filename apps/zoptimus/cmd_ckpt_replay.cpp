@@ -75,7 +75,7 @@ int ckpt_replay(const std::vector<std::string>& raw) {
     args = parse_replay_args(raw);
     config = deck_of(args.run_log);
     shape = resolve_mesh_shape(config.parallel, world_size);
-    validate_partition(config, shape);
+    validate_partition(config.model, config.data.batch, shape);
     const std::uint64_t run_seed = static_cast<std::uint64_t>(config.run.seed);
     for (const StepRecord& r : read_trajectory(args.run_log)) {
       ReplayStep s;

@@ -16,7 +16,7 @@ RunSetup setup_run(const DeckArgs& args, const std::string& command) {
   run_collectively(MPI_COMM_WORLD, [&] {
     setup.config = load_config(args.deck, args.overrides);
     shape = resolve_mesh_shape(setup.config.parallel, world_size);
-    validate_partition(setup.config, shape);
+    validate_partition(setup.config.model, setup.config.data.batch, shape);
   });
   setup.mesh = std::make_unique<Mesh>(MPI_COMM_WORLD, shape);
   log::info("zoptimus {} ({}) {}: deck {}, mesh {}", build_info::kVersion, build_info::kGitHash,

@@ -28,7 +28,7 @@ class SyntheticBatches : public BatchSource {
     return synthetic_batch(data_, vocab_, replica_, dp_, kEvalBatchOffset + index);
   }
   std::string describe() const override {
-    return fmt::format("synthetic {} batches (seed {})", data_.task, data_.seed);
+    return fmt::format("synthetic {} batches (seed {})", choice_name(data_.task), data_.seed);
   }
 
  private:

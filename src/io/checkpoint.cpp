@@ -191,7 +191,7 @@ void write_file(const std::string& tmp, const ParameterStore& params, const Mesh
         {"layers", m.layers}, {"ffn", m.ffn},       {"max_positions", m.max_positions}};
     for (const auto& [name, value] : dims)
       h5::write_attribute(model, name, static_cast<std::int64_t>(value));
-    h5::write_attribute(model, "activation", m.activation);
+    h5::write_attribute(model, "activation", std::string(choice_name(m.activation)));
     h5::write_attribute(model, "layernorm_eps", m.layernorm_eps);
   }
   h5::PropList dxpl = collective_transfer();

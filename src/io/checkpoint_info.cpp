@@ -282,9 +282,9 @@ void detail::check_against_model(const CheckpointInfo& info, const Config& confi
     if (values.first != values.second)
       fail("checkpoint '{}': /model {} = {}, but the deck has model.{} = {}", info.path, name,
            values.first, name, values.second);
-  if (f.activation != m.activation)
+  if (f.activation != choice_name(m.activation))
     fail("checkpoint '{}': /model activation = \"{}\", but the deck has model.activation = \"{}\"",
-         info.path, f.activation, m.activation);
+         info.path, f.activation, choice_name(m.activation));
   if (f.layernorm_eps != m.layernorm_eps)
     fail("checkpoint '{}': /model layernorm_eps = {}, but the deck has model.layernorm_eps = {}",
          info.path, f.layernorm_eps, m.layernorm_eps);

@@ -515,7 +515,8 @@ namespace {
 class DatasetBatches : public BatchSource {
  public:
   DatasetBatches(const Config& config, const Mesh& mesh)
-      : dataset_(config.data.path, config.data.task, config.data.seq_len, config.model.vocab),
+      : dataset_(config.data.path, std::string(choice_name(config.data.task)), config.data.seq_len,
+                 config.model.vocab),
         batch_(config.data.batch),
         replica_(mesh.replica()),
         dp_(mesh.shape().dp) {}

@@ -64,7 +64,7 @@ void AndersonMixer::restart() {
 std::vector<double> AndersonMixer::gram(const std::vector<int>& dirs,
                                         const std::vector<float>& thresholds) {
   const int K = static_cast<int>(dirs.size());
-  if (cfg_.gram == "diag") {
+  if (cfg_.gram == GramMode::Diag) {
     // z_a . z_b ~ (entries z_a lives on) delta_ab: independent Gaussian directions.
     std::vector<double> M(static_cast<std::size_t>(K) * K, 0.0);
     for (int a = 0; a < K; ++a) {

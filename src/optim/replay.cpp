@@ -26,7 +26,7 @@ void replay_trajectory(const Config& config, const Mesh& mesh, ParameterStore& p
                        const std::vector<ReplayStep>& steps, const ReplayStart& start) {
   const OptimConfig& o = config.optim;
   std::vector<float> thresholds = start.thresholds;
-  if (o.method == "sparse_mezo" && thresholds.empty())
+  if (o.method == ZoMethod::SparseMezo && thresholds.empty())
     thresholds = sparse_thresholds(params, o.sparsity, mesh.world());
   ZoWeights weights(params, o.eps, o.weight_decay, o.momentum, std::move(thresholds));
   if (start.momentum && weights.velocity())
@@ -52,14 +52,14 @@ void replay_trajectory(const Config& config, const Mesh& mesh, ParameterStore& p
       return d;
     }
     for (int p = 0; p < o.n_perturb; ++p) d.seeds.push_back(perturbation_seed(run_seed, j, p));
-    if (o.method == "lezo")
+    if (o.method == ZoMethod::Lezo)
       d.layers = choose_active_layers(perturbation_seed(run_seed, j, -1), config.model.layers,
                                       active_layer_count(o.active_layers, config.model.layers));
     return d;
   };
 
   for (const ReplayStep& s : steps) {
-    if (o.method == "sparse_mezo" && o.sparse_refresh > 0 && s.step > 0 &&
+    if (o.method == ZoMethod::SparseMezo && o.sparse_refresh > 0 && s.step > 0 &&
         s.step % o.sparse_refresh == 0)  // as the run did, from the weights at this step
       weights.set_thresholds(sparse_thresholds(params, o.sparsity, mesh.world()));
     if (s.skipped) continue;

@@ -22,7 +22,7 @@ ZoOptimizer::ZoOptimizer(const OptimConfig& optim, const RunConfig& run, Paramet
   const OptimConfig& o = optim_;
   weights_ =
       std::make_unique<ZoWeights>(params_, o.eps, o.weight_decay, o.momentum, std::vector<float>{});
-  thresholds_ready_ = o.method != "sparse_mezo";
+  thresholds_ready_ = o.method != ZoMethod::SparseMezo;
   if (o.anderson.m > 0 || o.anderson.beta != 1.0)
     anderson_ = std::make_unique<AndersonMixer>(o.anderson, o.n_perturb, params_, world_);
 }
@@ -47,7 +47,7 @@ std::vector<char> ZoOptimizer::active_tensors(const std::vector<int>& layers) co
 ZoStepResult ZoOptimizer::step(std::int64_t t, const Batch& batch, Objective& objective) {
   ensure_thresholds();
   const int refresh = optim_.sparse_refresh;
-  if (optim_.method == "sparse_mezo" && refresh > 0 && t > 0 && t % refresh == 0) {
+  if (optim_.method == ZoMethod::SparseMezo && refresh > 0 && t > 0 && t % refresh == 0) {
     // Thresholds from the current weights: entries that grew past the old threshold would
     // otherwise stay frozen (matters when training from scratch).
     weights_->flush();
@@ -58,7 +58,7 @@ ZoStepResult ZoOptimizer::step(std::int64_t t, const Batch& batch, Objective& ob
   r.step = t;
   r.lr = scheduled_lr(o.schedule, o.lr, o.warmup_steps, run_.steps, t);
   std::vector<char> active;
-  if (o.method == "lezo") {
+  if (o.method == ZoMethod::Lezo) {
     const std::uint64_t s = perturbation_seed(static_cast<std::uint64_t>(run_.seed), t, -1);
     r.active_layers =
         choose_active_layers(s, layers_, active_layer_count(o.active_layers, layers_));
@@ -100,8 +100,8 @@ StateDict ZoOptimizer::state(std::int64_t completed_steps) {
   ensure_thresholds();
   StateDict st;
   st.step = completed_steps;
-  st.text["method"] = optim_.method;
-  if (optim_.method == "sparse_mezo") {
+  st.text["method"] = std::string(choice_name(optim_.method));
+  if (optim_.method == ZoMethod::SparseMezo) {
     const auto& h = weights_->thresholds();
     st.reals["sparse_thresholds"] = std::vector<double>(h.begin(), h.end());
   }
@@ -124,7 +124,7 @@ NamedStoresIn ZoOptimizer::extra_stores_in() {
 void ZoOptimizer::restore(const StateDict& st) {
   if (anderson_) anderson_->load(st.reals, st.integers);
   auto it = st.reals.find("sparse_thresholds");
-  if (optim_.method == "sparse_mezo" && it != st.reals.end()) {
+  if (optim_.method == ZoMethod::SparseMezo && it != st.reals.end()) {
     if (it->second.size() != params_.size())
       fail("checkpoint holds {} Sparse-MeZO thresholds, the model has {} tensors",
            it->second.size(), params_.size());

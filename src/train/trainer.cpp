@@ -33,13 +33,13 @@ Trainer::Trainer(const Config& config, ModelSession& session)
 EvalPoint Trainer::evaluate(std::int64_t step, RunLog* log_file) {
   optimizer_.flush();  // evaluation reads theta: apply the deferred update first
   const LossSums l = session_.evaluate();
-  EvalPoint e{step, l.mean(), config_.data.task == "classification" ? l.accuracy() : NAN};
+  EvalPoint e{step, l.mean(), config_.data.task == Task::Classification ? l.accuracy() : NAN};
   evals_.push_back(e);
   if (log_file) {
     log_file->add_eval(step, e.loss, e.accuracy);
     log_file->flush();  // evaluations are rare and worth keeping if the run dies
   }
-  if (config_.data.task == "classification")
+  if (config_.data.task == Task::Classification)
     log::info("eval  step {:>6}  loss {:.6f}  accuracy {:.4f}", step, e.loss, e.accuracy);
   else
     log::info("eval  step {:>6}  loss {:.6f}", step, e.loss);

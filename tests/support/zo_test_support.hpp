@@ -11,7 +11,7 @@
 
 namespace zoptimus::testing {
 
-inline Config base_config(const std::string& method) {
+inline Config base_config(const std::string& method) {  // method: the deck spelling
   Config c;
   c.model.vocab = 61;
   c.model.hidden = 24;
@@ -22,7 +22,7 @@ inline Config base_config(const std::string& method) {
   c.model.init_std = 0.1;
   c.data.batch = 12;  // divisible by q = 2, 3 and by dp * q = 4
   c.data.seq_len = 8;
-  c.optim.method = method;
+  c.optim.method = *parse_choice<ZoMethod>(method);
   c.optim.lr = 5e-3;
   c.optim.eps = 1e-3;
   c.optim.sparsity = 0.8;
