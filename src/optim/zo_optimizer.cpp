@@ -10,12 +10,6 @@
 
 namespace zoptimus {
 
-double ZoStepResult::loss() const {
-  double s = 0;
-  for (std::size_t p = 0; p < loss_plus.size(); ++p) s += 0.5 * (loss_plus[p] + loss_minus[p]);
-  return loss_plus.empty() ? 0.0 : s / loss_plus.size();
-}
-
 ZoOptimizer::ZoOptimizer(const OptimConfig& optim, const RunConfig& run, ParameterStore& params,
                          int layers, MPI_Comm world)
     : optim_(optim), run_(run), params_(params), layers_(layers), world_(world) {
@@ -44,7 +38,7 @@ std::vector<char> ZoOptimizer::active_tensors(const std::vector<int>& layers) co
   return active;
 }
 
-ZoStepResult ZoOptimizer::step(std::int64_t t, const Batch& batch, Objective& objective) {
+StepRecord ZoOptimizer::step(std::int64_t t, const Batch& batch, Objective& objective) {
   ensure_thresholds();
   const int refresh = optim_.sparse_refresh;
   if (optim_.method == ZoMethod::SparseMezo && refresh > 0 && t > 0 && t % refresh == 0) {
@@ -54,7 +48,7 @@ ZoStepResult ZoOptimizer::step(std::int64_t t, const Batch& batch, Objective& ob
     weights_->set_thresholds(sparse_thresholds(params_, optim_.sparsity, world_));
   }
   const OptimConfig& o = optim_;
-  ZoStepResult r;
+  StepRecord r;
   r.step = t;
   r.lr = scheduled_lr(o.schedule, o.lr, o.warmup_steps, run_.steps, t);
   std::vector<char> active;
@@ -86,7 +80,7 @@ ZoStepResult ZoOptimizer::step(std::int64_t t, const Batch& batch, Objective& ob
   if (anderson_) {
     update = anderson_->next(t, r.seeds, r.projected_grad, r.lr, r.loss(), active,
                              weights_->thresholds());
-    r.anderson = anderson_->logged();
+    r.anderson_coeffs = anderson_->logged();
   }
   weights_->defer_update(std::move(update));
   return r;

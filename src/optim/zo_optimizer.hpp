@@ -20,22 +20,10 @@
 #include "model/named_stores.hpp"
 #include "optim/anderson.hpp"
 #include "optim/objective.hpp"
+#include "optim/step_record.hpp"
 #include "optim/zo_weights.hpp"
 
 namespace zoptimus {
-
-struct ZoStepResult {
-  std::int64_t step = 0;
-  std::uint64_t seed = 0;            // seed of perturbation 0 (the others follow from it)
-  std::vector<std::uint64_t> seeds;  // every perturbation's seed
-  std::vector<double> loss_plus, loss_minus, projected_grad;
-  std::vector<int> active_layers;  // LeZO subset (empty: all layers)
-  std::vector<double> anderson;    // Anderson update for replay (empty: plain step)
-  double lr = 0;
-  double tokens = 0;     // target tokens (or sequences) seen, all replicas
-  bool skipped = false;  // a loss was NaN/Inf: no update
-  double loss() const;   // mean of (l+ + l-)/2 over perturbations
-};
 
 class ZoOptimizer {
  public:
@@ -47,7 +35,7 @@ class ZoOptimizer {
               MPI_Comm world);
 
   // Step t on `batch` (the same micro-batch for the + and - streams), losses from `objective`.
-  ZoStepResult step(std::int64_t t, const Batch& batch, Objective& objective);
+  StepRecord step(std::int64_t t, const Batch& batch, Objective& objective);
   // Applies a pending update so that the stored parameters are current.
   void flush() { weights_->flush(); }
   ZoWeights& weights() { return *weights_; }

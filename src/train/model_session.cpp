@@ -44,7 +44,7 @@ ZoOptimizer make_zo_optimizer(const Config& config, ModelSession& session) {
                      session.mesh().world());
 }
 
-ZoStepResult zo_train_step(ZoOptimizer& optimizer, ModelSession& session, std::int64_t t) {
+StepRecord zo_train_step(ZoOptimizer& optimizer, ModelSession& session, std::int64_t t) {
   const Batch batch = session.batches().train_batch(t);
   return optimizer.step(t, batch, session);
 }

@@ -48,6 +48,6 @@ class ModelSession : public Objective {
 // The deck's ZO optimizer over the session's parameters and mesh.
 ZoOptimizer make_zo_optimizer(const Config& config, ModelSession& session);
 // Step t of the deck's run: the training batch of step t, losses from the session.
-ZoStepResult zo_train_step(ZoOptimizer& optimizer, ModelSession& session, std::int64_t t);
+StepRecord zo_train_step(ZoOptimizer& optimizer, ModelSession& session, std::int64_t t);
 
 }  // namespace zoptimus

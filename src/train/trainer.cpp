@@ -71,28 +71,16 @@ TrainSummary Trainer::run(std::int64_t first_step, RunLog* log_file,
     const double comm0 = session_.stats().total_seconds();
     const double gen0 = optimizer_.weights().generate_seconds();
     Timer step_timer;
-    ZoStepResult r = zo_train_step(optimizer_, session_, t);
+    StepRecord r = zo_train_step(optimizer_, session_, t);
     const double dt = step_timer.seconds();
+    const ForwardTimes& f1 = session_.model().times();
+    r.step_seconds = dt;
+    r.forward_seconds = (f1.gemm + f1.other) - (f0.gemm + f0.other);
+    r.comm_seconds = session_.stats().total_seconds() - comm0;
+    // Perturbation and update are one fused pass; its time is reported as RNG.
+    r.rng_seconds = optimizer_.weights().generate_seconds() - gen0;
     trajectory_.push_back(r);
-    if (log_file) {
-      const ForwardTimes& f1 = session_.model().times();
-      StepRecord rec;
-      rec.step = r.step;
-      rec.seed = r.seed;
-      rec.loss_plus = r.loss_plus;
-      rec.loss_minus = r.loss_minus;
-      rec.projected_grad = r.projected_grad;
-      rec.lr = r.lr;
-      rec.step_seconds = dt;
-      rec.forward_seconds = (f1.gemm + f1.other) - (f0.gemm + f0.other);
-      rec.comm_seconds = session_.stats().total_seconds() - comm0;
-      // Perturbation and update are one fused pass; its time is reported as RNG.
-      rec.rng_seconds = optimizer_.weights().generate_seconds() - gen0;
-      rec.skipped = r.skipped;
-      rec.active_layers.assign(r.active_layers.begin(), r.active_layers.end());
-      rec.anderson_coeffs = r.anderson;
-      log_file->append(rec);
-    }
+    if (log_file) log_file->append(r);
     ++s.steps;
     tokens_done += r.tokens * 2 * r.loss_plus.size();
     if (r.skipped) {

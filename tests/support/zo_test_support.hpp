@@ -32,12 +32,12 @@ inline Config base_config(const std::string& method) {  // method: the deck spel
   return c;
 }
 
-inline std::vector<ZoStepResult> run_steps(Config c, MPI_Comm comm, const MeshShape& shape) {
+inline std::vector<StepRecord> run_steps(Config c, MPI_Comm comm, const MeshShape& shape) {
   c.data.batch /= shape.dp;  // the same global batch on every mesh
   Mesh mesh(comm, shape);
   ModelSession session(c, mesh);
   ZoOptimizer opt = make_zo_optimizer(c, session);
-  std::vector<ZoStepResult> out;
+  std::vector<StepRecord> out;
   for (int t = 0; t < c.run.steps; ++t) out.push_back(zo_train_step(opt, session, t));
   return out;
 }

@@ -31,7 +31,7 @@ TEST(Zo, EveryMethodLearns) {
   for (const std::string method : {"mezo", "sparse_mezo", "lezo"}) {
     Config c = base_config(method);
     c.run.steps = 100;
-    const std::vector<ZoStepResult> r = run_steps(c, MPI_COMM_SELF, MeshShape{});
+    const std::vector<StepRecord> r = run_steps(c, MPI_COMM_SELF, MeshShape{});
     double first = 0, last = 0;
     for (int t = 0; t < 10; ++t)
       first += r[t].loss() / 10, last += r[c.run.steps - 1 - t].loss() / 10;
@@ -145,7 +145,7 @@ TEST(Zo, SparseAndLezoTouchExactlyWhatTheyShould) {
     ModelSession session(c, mesh);
     ZoOptimizer opt = make_zo_optimizer(c, session);
     const auto before = snapshot(session.model().params());
-    const ZoStepResult r = zo_train_step(opt, session, 0);
+    const StepRecord r = zo_train_step(opt, session, 0);
     const std::int64_t rng = opt.weights().rng_elements();
     opt.flush();
     const auto after = snapshot(session.model().params());
@@ -183,11 +183,10 @@ TEST(Zo, ReplayRebuildsTheWeightsBitForBit) {
     Mesh mesh(MPI_COMM_SELF, MeshShape{});
     ModelSession trained(c, mesh);
     ZoOptimizer opt = make_zo_optimizer(c, trained);
-    std::vector<ReplayStep> log;
+    std::vector<StepRecord> log;
     for (int t = 0; t < c.run.steps; ++t) {
-      const ZoStepResult r = zo_train_step(opt, trained, t);
-      log.push_back(
-          {r.step, r.seeds, r.projected_grad, r.active_layers, r.lr, r.skipped, r.anderson});
+      const StepRecord r = zo_train_step(opt, trained, t);
+      log.push_back(r);
     }
     opt.flush();
     ModelSession fresh(c, mesh);  // initial weights from the same seed
@@ -243,7 +242,7 @@ TEST(Zo, AndersonWithEmptyWindowIsMezo) {
   ZoOptimizer p = make_zo_optimizer(c, plain), m = make_zo_optimizer(a, mixed);
   AndersonMixer mixer(a.optim.anderson, a.optim.n_perturb, mixed.model().params(), MPI_COMM_SELF);
   for (int t = 0; t < c.run.steps; ++t) {
-    const ZoStepResult rp = zo_train_step(p, plain, t), rm = zo_train_step(m, mixed, t);
+    const StepRecord rp = zo_train_step(p, plain, t), rm = zo_train_step(m, mixed, t);
     EXPECT_EQ(rp.loss_plus, rm.loss_plus);
     EXPECT_EQ(rp.loss_minus, rm.loss_minus);
     const ZoUpdate u = mixer.next(t, rp.seeds, rp.projected_grad, rp.lr, rp.loss(), {}, {});
@@ -294,7 +293,7 @@ TEST(Zo, CompactAndersonMatchesDenseAnderson) {
   std::vector<std::vector<double>> F, X;  // history of residuals and iterate differences
   int restarts_seen = 0;
   for (int k = 0; k < c.run.steps; ++k) {
-    const ZoStepResult r = zo_train_step(opt, session, k);
+    const StepRecord r = zo_train_step(opt, session, k);
     std::vector<double> f(N, 0.0);
     for (int p = 0; p < c.optim.n_perturb; ++p) {
       const auto z = direction(r.seeds[p]);
