@@ -4,8 +4,9 @@
 // File layout (format_version 1):
 //   /            attrs format="zoptimus-checkpoint", format_version, step, deck, mesh,
 //                library_version, git_hash, created (ISO-8601 UTC)
-//   /model       attrs vocab, hidden, heads, layers, ffn, max_positions, activation,
-//                layernorm_eps
+//   /model       attrs family ("opt"; absent in files written before it existed, read as
+//                "opt"), then that family's dimensions: vocab, hidden, heads, layers, ffn,
+//                max_positions, activation, layernorm_eps
 //   /params/<tensor>          float32 [rows, cols] (vectors [cols]); no vocabulary padding
 //   /optim       attrs: CheckpointState::text; datasets <key>: reals (float64), integers (int64)
 //   /optim/<store>/<tensor>   extra parameter-shaped stores (e.g. momentum), like /params
@@ -21,6 +22,7 @@
 
 #include "core/config.hpp"
 #include "core/state_dict.hpp"
+#include "model/model_dims.hpp"
 #include "model/named_stores.hpp"
 #include "model/parameter_store.hpp"
 #include "parallel/mesh.hpp"
@@ -55,6 +57,7 @@ CheckpointState read_checkpoint(const std::string& path, ParameterStore& params,
                                 const Config& config, const ExtraStoresIn& extra = {});
 
 struct CheckpointModel {
+  std::string family = kModelFamily;
   std::int64_t vocab = 0, hidden = 0, heads = 0, layers = 0, ffn = 0, max_positions = 0;
   std::string activation;
   double layernorm_eps = 0;

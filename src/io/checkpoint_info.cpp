@@ -119,6 +119,8 @@ CheckpointInfo read_info(const std::string& path) {
   in_context("/model", [&] {
     h5::Group g(ZOPTIMUS_H5(H5Gopen2(file, "model", H5P_DEFAULT)));
     CheckpointModel& m = info.model;
+    m.family = h5::has_attribute(g, "family") ? h5::read_string_attribute(g, "family")
+                                              : std::string(kModelFamily);
     m.vocab = h5::read_int_attribute(g, "vocab");
     m.hidden = h5::read_int_attribute(g, "hidden");
     m.heads = h5::read_int_attribute(g, "heads");
@@ -274,6 +276,9 @@ void detail::check_against_model(const CheckpointInfo& info, const Config& confi
                                  const ParameterStore& params, const ExtraStoresIn& extra) {
   const ModelConfig& m = config.model;
   const CheckpointModel& f = info.model;
+  if (f.family != kModelFamily)
+    fail("checkpoint '{}': /model family = \"{}\", but this build implements only \"{}\"",
+         info.path, f.family, kModelFamily);
   const std::pair<const char*, std::pair<std::int64_t, std::int64_t>> dims[] = {
       {"vocab", {f.vocab, m.vocab}}, {"hidden", {f.hidden, m.hidden}},
       {"heads", {f.heads, m.heads}}, {"layers", {f.layers, m.layers}},
