@@ -57,7 +57,7 @@ int run_train(const DeckArgs& args) {
       "model: {} parameters, {:.2f} MiB on this rank; optimizer {} (lr {}, eps {}, "
       "n_perturb {})",
       session.model().params().global_count(), session.model().params().local_bytes() / 1048576.0,
-      cfg.optim.method, cfg.optim.lr, cfg.optim.eps, cfg.optim.n_perturb);
+      choice_name(cfg.optim.method), cfg.optim.lr, cfg.optim.eps, cfg.optim.n_perturb);
   Trainer trainer(cfg, session);
   const CheckpointSeries series(cfg.io.out_dir, cfg.io.keep);
   std::int64_t first_step = 0;
@@ -117,7 +117,7 @@ int run_train(const DeckArgs& args) {
   }
   if (anderson) log::info("anderson: m={} {}", cfg.optim.anderson.m, describe(anderson->stats()));
   if (s.skipped > 0) log::info("{} of {} steps skipped (non-finite loss)", s.skipped, s.steps);
-  if (cfg.data.task == "classification")
+  if (cfg.data.task == Task::Classification)
     log::info(
         "train: steps={} loss={:.6f}->{:.6f} eval_loss={:.6f} eval_accuracy={:.4f} "
         "time_s={:.3f}",

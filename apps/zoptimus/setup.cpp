@@ -21,7 +21,7 @@ std::vector<std::string> keys_used_by(const std::string& command) {
     more.insert(more.begin(), model.begin(), model.end());
     return more;
   };
-  if (command == "eval") return with({"run.eval_batches", "io.restart"});
+  if (command == "eval") return with({"run.eval_batches", "run.eval_sequences", "io.restart"});
   if (command == "bench mesh") return {"model.", "parallel."};
   if (command == "bench forward") return model;
   if (command == "bench zo") return with({"optim.", "run.seed", "run.steps"});
@@ -58,7 +58,7 @@ RunSetup setup_run(const DeckArgs& args, const std::string& command) {
     setup.config = load_config(args.deck, args.overrides);
     reject_unused_overrides(command, args.overrides);
     shape = resolve_mesh_shape(setup.config.parallel, world_size);
-    validate_partition(setup.config, shape);
+    validate_partition(setup.config.model, setup.config.data.batch, shape);
     select_comm_backend(setup.config.parallel.collectives);  // refuse what this build lacks
   });
   setup.mesh = std::make_unique<Mesh>(MPI_COMM_WORLD, shape);

@@ -209,9 +209,10 @@ void validate_config(const Config& c) {
   if (c.data.seq_len > m.max_positions)
     fail("data.seq_len = {} is longer than model.max_positions = {}", c.data.seq_len,
          m.max_positions);
-  if (c.optim.method == "lezo" && c.optim.active_layers >= 1.0 && c.optim.active_layers > m.layers)
+  if (c.optim.method == ZoMethod::Lezo && c.optim.active_layers >= 1.0 &&
+      c.optim.active_layers > m.layers)
     fail("optim.active_layers = {} exceeds model.layers = {}", c.optim.active_layers, m.layers);
-  if (c.optim.method == "lezo" && c.optim.active_layers >= 1.0 &&
+  if (c.optim.method == ZoMethod::Lezo && c.optim.active_layers >= 1.0 &&
       c.optim.active_layers != static_cast<int>(c.optim.active_layers))
     fail("optim.active_layers = {} must be a whole number of layers (>= 1) or a fraction (< 1)",
          c.optim.active_layers);
@@ -226,10 +227,10 @@ void validate_config(const Config& c) {
         "optim.anderson.m = {} with optim.n_perturb = {} mixes {} directions per step; at most "
         "32 are supported",
         a.m, c.optim.n_perturb, (a.m + 1) * c.optim.n_perturb);
-  if (c.parallel.mode == "2d" && c.parallel.t != 0)
+  if (c.parallel.mode == MeshMode::TwoD && c.parallel.t != 0)
     fail("parallel.t = {} is set but parallel.mode = \"2d\"; use parallel.q for the 2D mesh side",
          c.parallel.t);
-  if (c.parallel.mode == "1d" && c.parallel.q != 0)
+  if (c.parallel.mode == MeshMode::OneD && c.parallel.q != 0)
     fail("parallel.q = {} is set but parallel.mode = \"1d\"; use parallel.t for the 1D width",
          c.parallel.q);
 }

@@ -223,12 +223,13 @@ void write_file(const std::string& tmp, const ParameterStore& params, const Mesh
   {
     h5::Group model(ZOPTIMUS_H5(H5Gcreate2(file, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)));
     const ModelConfig& m = config.model;
+    h5::write_attribute(model, "family", std::string(kModelFamily));
     const std::pair<const char*, int> dims[] = {
         {"vocab", m.vocab},   {"hidden", m.hidden}, {"heads", m.heads},
         {"layers", m.layers}, {"ffn", m.ffn},       {"max_positions", m.max_positions}};
     for (const auto& [name, value] : dims)
       h5::write_attribute(model, name, static_cast<std::int64_t>(value));
-    h5::write_attribute(model, "activation", m.activation);
+    h5::write_attribute(model, "activation", std::string(choice_name(m.activation)));
     h5::write_attribute(model, "layernorm_eps", m.layernorm_eps);
   }
   h5::PropList dxpl = collective_transfer();

@@ -4,8 +4,9 @@
 // File layout (format_version 1):
 //   /            attrs format="zoptimus-checkpoint", format_version, step, deck, mesh,
 //                library_version, git_hash, created (ISO-8601 UTC)
-//   /model       attrs vocab, hidden, heads, layers, ffn, max_positions, activation,
-//                layernorm_eps
+//   /model       attrs family ("opt"; absent in files written before it existed, read as
+//                "opt"), then that family's dimensions: vocab, hidden, heads, layers, ffn,
+//                max_positions, activation, layernorm_eps
 //   /params/<tensor>          float32 [rows, cols] (vectors [cols]); no vocabulary padding
 //   /optim       attrs: CheckpointState::text; datasets <key>: reals (float64), integers (int64)
 //   /optim/<store>/<tensor>   extra parameter-shaped stores (e.g. momentum), like /params
@@ -20,6 +21,9 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/state_dict.hpp"
+#include "model/model_dims.hpp"
+#include "model/named_stores.hpp"
 #include "model/parameter_store.hpp"
 #include "parallel/mesh.hpp"
 
@@ -28,18 +32,12 @@ namespace zoptimus {
 inline constexpr const char* kCheckpointFormat = "zoptimus-checkpoint";
 inline constexpr std::int64_t kCheckpointFormatVersion = 1;
 
-// Optimizer-side state, opaque to the checkpoint code. Keys are HDF5 names: non-empty, no
-// '/', and a key is used once across reals, integers and extra store names.
-struct CheckpointState {
-  std::int64_t step = 0;
-  std::map<std::string, std::string> text;                    // -> attributes of /optim
-  std::map<std::string, std::vector<double>> reals;           // -> /optim/<key> (float64)
-  std::map<std::string, std::vector<std::int64_t>> integers;  // -> /optim/<key> (int64)
-};
-
-// Extra parameter-shaped stores written under /optim/<name>/ (same tensor table as params).
-using ExtraStores = std::vector<std::pair<std::string, const ParameterStore*>>;
-using ExtraStoresIn = std::vector<std::pair<std::string, ParameterStore*>>;
+// Optimizer-side state, opaque to the checkpoint code: a plain StateDict
+// (core/state_dict.hpp) written under /optim, and parameter-shaped stores under
+// /optim/<name>/ (same tensor table as params). The old names stay as aliases.
+using CheckpointState = StateDict;
+using ExtraStores = NamedStores;
+using ExtraStoresIn = NamedStoresIn;
 
 // Collective over mesh.world(). Every rank writes the blocks it owns as hyperslabs with
 // collective MPI-IO into "<path>.tmp"; once the file is closed on every rank, rank 0 renames
@@ -59,6 +57,7 @@ CheckpointState read_checkpoint(const std::string& path, ParameterStore& params,
                                 const Config& config, const ExtraStoresIn& extra = {});
 
 struct CheckpointModel {
+  std::string family = kModelFamily;
   std::int64_t vocab = 0, hidden = 0, heads = 0, layers = 0, ffn = 0, max_positions = 0;
   std::string activation;
   double layernorm_eps = 0;

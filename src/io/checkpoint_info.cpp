@@ -121,6 +121,8 @@ CheckpointInfo read_info(const std::string& path) {
   in_context("/model", [&] {
     h5::Group g(ZOPTIMUS_H5(H5Gopen2(file, "model", H5P_DEFAULT)));
     CheckpointModel& m = info.model;
+    m.family = h5::has_attribute(g, "family") ? h5::read_string_attribute(g, "family")
+                                              : std::string(kModelFamily);
     m.vocab = h5::read_int_attribute(g, "vocab");
     m.hidden = h5::read_int_attribute(g, "hidden");
     m.heads = h5::read_int_attribute(g, "heads");
@@ -285,6 +287,9 @@ void detail::check_against_model(const CheckpointInfo& info, const Config& confi
                                  const ParameterStore& params, const ExtraStoresIn& extra) {
   const ModelConfig& m = config.model;
   const CheckpointModel& f = info.model;
+  if (f.family != kModelFamily)
+    fail("checkpoint '{}': /model family = \"{}\", but this build implements only \"{}\"",
+         info.path, f.family, kModelFamily);
   const std::pair<const char*, std::pair<std::int64_t, std::int64_t>> dims[] = {
       {"vocab", {f.vocab, m.vocab}}, {"hidden", {f.hidden, m.hidden}},
       {"heads", {f.heads, m.heads}}, {"layers", {f.layers, m.layers}},
@@ -293,9 +298,9 @@ void detail::check_against_model(const CheckpointInfo& info, const Config& confi
     if (values.first != values.second)
       fail("checkpoint '{}': /model {} = {}, but the deck has model.{} = {}", info.path, name,
            values.first, name, values.second);
-  if (f.activation != m.activation)
+  if (f.activation != choice_name(m.activation))
     fail("checkpoint '{}': /model activation = \"{}\", but the deck has model.activation = \"{}\"",
-         info.path, f.activation, m.activation);
+         info.path, f.activation, choice_name(m.activation));
   if (f.layernorm_eps != m.layernorm_eps)
     fail("checkpoint '{}': /model layernorm_eps = {}, but the deck has model.layernorm_eps = {}",
          info.path, f.layernorm_eps, m.layernorm_eps);

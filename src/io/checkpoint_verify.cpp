@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "core/choices.hpp"
 #include "core/error.hpp"
 #include "io/checkpoint.hpp"
 #include "io/checkpoint_checksum.hpp"
@@ -45,7 +46,11 @@ CheckpointInfo verify_checkpoint(const std::string& path) {
   m.layers = static_cast<int>(info.model.layers);
   m.ffn = static_cast<int>(info.model.ffn);
   m.max_positions = static_cast<int>(info.model.max_positions);
-  m.activation = info.model.activation;
+  const auto activation = parse_choice<Activation>(info.model.activation);
+  if (!activation)
+    fail("checkpoint '{}': /model activation '{}' is not one this build knows", path,
+         info.model.activation);
+  m.activation = *activation;
   m.layernorm_eps = info.model.layernorm_eps;
   const MeshShape one_rank;
   ParameterStore table =

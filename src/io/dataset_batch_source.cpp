@@ -17,8 +17,8 @@ namespace {
 class DatasetBatches : public BatchSource {
  public:
   DatasetBatches(const Config& config, const Mesh& mesh)
-      : dataset_(config.data.path, config.data.task, config.data.seq_len, config.model.vocab,
-                 config.model.tokenizer),
+      : dataset_(config.data.path, std::string(choice_name(config.data.task)), config.data.seq_len,
+                 config.model.vocab, config.model.tokenizer),
         eval_split_(config.data.eval_split == "test" ? TokenSplit::Test : TokenSplit::Validation),
         batch_(config.data.batch),
         replica_(mesh.replica()),

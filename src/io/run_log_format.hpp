@@ -38,22 +38,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "optim/step_record.hpp"
+
 namespace zoptimus {
 
 inline constexpr const char* kRunLogFormat = "zoptimus-runlog";
 inline constexpr int kRunLogFormatVersion = 1;
-
-struct StepRecord {
-  std::int64_t step = 0;
-  std::uint64_t seed = 0;  // step seed (perturbation directions regenerate from it)
-  std::vector<double> loss_plus, loss_minus, projected_grad;  // one per perturbation (n_perturb)
-  double lr = 0;
-  double step_seconds = 0, forward_seconds = 0, comm_seconds = 0, rng_seconds = 0,
-         update_seconds = 0, io_seconds = 0;
-  bool skipped = false;                     // NaN/Inf step
-  std::vector<std::int32_t> active_layers;  // LeZO subset (empty = all)
-  std::vector<double> anderson_coeffs;      // Anderson: coefficients applied this step
-};
 
 namespace run_log_fields {
 

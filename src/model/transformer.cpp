@@ -40,12 +40,6 @@ std::int64_t bytes_of(const View& v) {
 }
 }  // namespace
 
-SummaChoice parse_summa_choice(const std::string& name) {
-  if (name == "standard") return SummaChoice::Standard;
-  if (name == "weight_stationary") return SummaChoice::WeightStationary;
-  return SummaChoice::Auto;
-}
-
 std::int64_t Transformer::StreamBuffers::bytes() const {
   return bytes_of(x) + bytes_of(h) + bytes_of(qkv) + bytes_of(attn) + bytes_of(tmp) +
          bytes_of(ffn) + bytes_of(final_) + bytes_of(logits) + bytes_of(targets) +

@@ -23,9 +23,8 @@
 
 namespace zoptimus {
 
-// Which SUMMA variant the 2D linear layers use: per GEMM by moved bytes (Auto), or forced.
-enum class SummaChoice { Auto, Standard, WeightStationary };
-SummaChoice parse_summa_choice(const std::string& name);
+// SummaChoice (core/choices.hpp): which SUMMA variant the 2D linear layers use, per GEMM
+// by moved bytes (Auto) or forced.
 
 // Accumulated time (seconds) spent in the parts of the forward pass.
 struct ForwardTimes {

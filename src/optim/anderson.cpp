@@ -45,11 +45,9 @@ void pad(std::vector<double>& v, std::size_t n) {
 
 }  // namespace
 
-AndersonMixer::AndersonMixer(const Config& config, const ParameterStore& params, Collectives& comm)
-    : cfg_(config.optim.anderson),
-      n_perturb_(config.optim.n_perturb),
-      params_(params),
-      comm_(comm) {
+AndersonMixer::AndersonMixer(const AndersonConfig& config, int n_perturb,
+                             const ParameterStore& params, Collectives& comm)
+    : cfg_(config), n_perturb_(n_perturb), params_(params), comm_(comm) {
   for (const auto& t : params.tensors())
     entries_per_tensor_.push_back(static_cast<double>(t.global_size()));
 }
@@ -73,7 +71,7 @@ void AndersonMixer::masks_changed() {
 std::vector<double> AndersonMixer::gram(const std::vector<int>& dirs,
                                         const std::vector<float>& thresholds) {
   const int K = static_cast<int>(dirs.size());
-  if (cfg_.gram == "diag") {
+  if (cfg_.gram == GramMode::Diag) {
     // z_a . z_b ~ (entries z_a lives on) delta_ab: independent Gaussian directions.
     std::vector<double> M(static_cast<std::size_t>(K) * K, 0.0);
     for (int a = 0; a < K; ++a) {

@@ -28,7 +28,9 @@ namespace zoptimus {
 
 class AndersonMixer {
  public:
-  AndersonMixer(const Config& config, const ParameterStore& params, Collectives& comm);
+  // n_perturb: directions per step (optim.n_perturb); Gram sums are reduced over the world.
+  AndersonMixer(const AndersonConfig& config, int n_perturb, const ParameterStore& params,
+                Collectives& comm);
 
   // The update to apply after step `step` measured g (one per perturbation, seeds given) with
   // learning rate lr on the tensors in `active` (empty: all). thresholds: Sparse-MeZO masks.

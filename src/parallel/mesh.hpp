@@ -8,8 +8,6 @@
 
 namespace zoptimus {
 
-enum class MeshMode { TwoD, OneD };
-
 // The shape of the mesh, independent of MPI. A 1D mesh of width t is treated as a 1 x t
 // grid: one row, t columns, so that code written for rows/columns serves both modes.
 struct MeshShape {
@@ -29,9 +27,10 @@ struct MeshShape {
 // ranks = dp*q*q (2D) or dp*t (1D). Throws zoptimus::Error naming the numbers.
 MeshShape resolve_mesh_shape(const ParallelConfig& parallel, int world_size);
 
-// Checks that the model and batch partition on this mesh (heads, hidden, ffn, batch), before
-// anything is allocated. Throws zoptimus::Error naming the numbers.
-void validate_partition(const Config& config, const MeshShape& shape);
+// Checks that the model and a batch of `batch` sequences per replica (data.batch) partition on
+// this mesh (heads, hidden, ffn, batch), before anything is allocated. Throws
+// zoptimus::Error naming the numbers.
+void validate_partition(const ModelConfig& model, int batch, const MeshShape& shape);
 
 // Coordinates of a world rank on the mesh: replica, then row-major inside the model group.
 struct MeshCoords {

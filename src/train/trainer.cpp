@@ -28,14 +28,14 @@ bool live_progress_bar() {
 }  // namespace
 
 Trainer::Trainer(const Config& config, ModelSession& session)
-    : config_(config), session_(session), optimizer_(config, session) {}
+    : config_(config), session_(session), optimizer_(make_zo_optimizer(config, session)) {}
 
 EvalPoint Trainer::evaluate(std::int64_t step, RunLog* log_file) {
   optimizer_.flush();  // evaluation reads theta: apply the deferred update first
   PhaseRegion region(phase::kEval);
   const LossSums l = session_.evaluate();
   region.end();
-  EvalPoint e{step, l.mean(), config_.data.task == "classification" ? l.accuracy() : NAN};
+  EvalPoint e{step, l.mean(), config_.data.task == Task::Classification ? l.accuracy() : NAN};
   evals_.push_back(e);
   if (log_file)
     // Rank 0 writes; a failed write (a full disk) is every rank's error.
@@ -43,7 +43,7 @@ EvalPoint Trainer::evaluate(std::int64_t step, RunLog* log_file) {
       log_file->add_eval(step, e.loss, e.accuracy);
       log_file->flush();  // evaluations are rare and worth keeping if the run dies
     });
-  if (config_.data.task == "classification")
+  if (config_.data.task == Task::Classification)
     log::info("eval  step {:>6}  loss {:.6f}  accuracy {:.4f}", step, e.loss, e.accuracy);
   else
     log::info("eval  step {:>6}  loss {:.6f}", step, e.loss);
@@ -75,28 +75,16 @@ TrainSummary Trainer::run(std::int64_t first_step, RunLog* log_file,
     const double comm0 = session_.stats().total_seconds();
     const double gen0 = optimizer_.weights().generate_seconds();
     PhaseTimer step_timer(phase::kStep);
-    ZoStepResult r = optimizer_.step(t);
+    StepRecord r = zo_train_step(optimizer_, session_, t);
     const double dt = step_timer.stop();
+    const ForwardTimes& f1 = session_.model().times();
+    r.step_seconds = dt;
+    r.forward_seconds = (f1.gemm + f1.other) - (f0.gemm + f0.other);
+    r.comm_seconds = session_.stats().total_seconds() - comm0;
+    // Perturbation and update are one fused pass; its time is reported as RNG.
+    r.rng_seconds = optimizer_.weights().generate_seconds() - gen0;
     trajectory_.push_back(r);
-    if (log_file) {
-      const ForwardTimes& f1 = session_.model().times();
-      StepRecord rec;
-      rec.step = r.step;
-      rec.seed = r.seed;
-      rec.loss_plus = r.loss_plus;
-      rec.loss_minus = r.loss_minus;
-      rec.projected_grad = r.projected_grad;
-      rec.lr = r.lr;
-      rec.step_seconds = dt;
-      rec.forward_seconds = (f1.gemm + f1.other) - (f0.gemm + f0.other);
-      rec.comm_seconds = session_.stats().total_seconds() - comm0;
-      // Perturbation and update are one fused pass; its time is reported as RNG.
-      rec.rng_seconds = optimizer_.weights().generate_seconds() - gen0;
-      rec.skipped = r.skipped;
-      rec.active_layers.assign(r.active_layers.begin(), r.active_layers.end());
-      rec.anderson_coeffs = r.anderson;
-      run_collectively(session_.mesh().world(), [&] { log_file->append(rec); });
-    }
+    if (log_file) run_collectively(session_.mesh().world(), [&] { log_file->append(r); });
     ++s.steps;
     tokens_done += r.tokens * 2 * r.loss_plus.size();
     if (r.skipped) {

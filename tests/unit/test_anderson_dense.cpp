@@ -236,12 +236,12 @@ void check_case(const Case& k) {
   std::vector<Batch> batches;
   for (int t = 0; t < c.run.steps; ++t) batches.push_back(session.batches().train_batch(t));
 
-  ZoOptimizer opt(c, session);
-  std::vector<ZoStepResult> eng;
+  ZoOptimizer opt = make_zo_optimizer(c, session);
+  std::vector<StepRecord> eng;
   std::vector<std::vector<double>> eng_gamma;
   std::vector<std::vector<int>> layers;
   for (int t = 0; t < c.run.steps; ++t) {
-    eng.push_back(opt.step(t));
+    eng.push_back(zo_train_step(opt, session, t));
     ASSERT_FALSE(eng.back().skipped);
     eng_gamma.push_back(opt.anderson()->gamma());
     layers.push_back(eng.back().active_layers);

@@ -29,10 +29,10 @@ TEST(Zo, TrajectoriesAreMeshInvariant) {
       c.optim.weight_decay = 0;
       c.optim.anderson.m = 2;  // exact Gram: one allreduce of the direction inner products
     }
-    const std::vector<ZoStepResult> ref = run_steps(c, MPI_COMM_SELF, MeshShape{});
+    const std::vector<StepRecord> ref = run_steps(c, MPI_COMM_SELF, MeshShape{});
     for (const MeshShape& shape : meshes_for(world)) {
       on_first_ranks(shape.world_size(), [&](MPI_Comm comm) {
-        const std::vector<ZoStepResult> got = run_steps(c, comm, shape);
+        const std::vector<StepRecord> got = run_steps(c, comm, shape);
         double worst = 0;
         for (int t = 0; t < c.run.steps; ++t) {
           worst = std::max(worst, std::fabs(got[t].loss_plus[0] / ref[t].loss_plus[0] - 1));
