@@ -1,4 +1,4 @@
-# All third-party dependencies, found the standard way (DESIGN.md §3).
+# All third-party dependencies, found the standard way (docs/design.md).
 find_package(MPI REQUIRED COMPONENTS C CXX)
 
 # Open MPI refuses to run as root or with more ranks than cores unless told; tests on

@@ -1,15 +1,25 @@
 // `zoptimus bench forward DECK`: forward passes of the partitioned model. Reports tokens/s,
 // the GEMM rate inside the forward (SUMMA waits included) against a bare sgemm of the same
-// local shapes timed in the same run, memory and communication per rank per forward.
+// local shapes timed in the same run, the non-GEMM time by kernel, memory and communication
+// per rank per forward. With io.restart = CKPT the weights come from that checkpoint, and the
+// loss of the batch is printed (scripts/bench_matrix checks PyTorch against it).
 #include <mpi.h>
 
+#include <algorithm>
+#include <array>
+#include <string>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "bench_support.hpp"
 #include "commands.hpp"
 #include "core/log.hpp"
 #include "core/memory.hpp"
 #include "core/timer.hpp"
+#include "core/workspace_registry.hpp"
+#include "io/checkpoint.hpp"
+#include "kernels/kernel_times.hpp"
 #include "linalg/gemm.hpp"
 #include "train/model_session.hpp"
 
@@ -45,8 +55,10 @@ int bench_forward(const RunSetup& setup, int reps) {
   const Config& cfg = setup.config;
   ModelSession session(cfg, *setup.mesh);
   Transformer& model = session.model();
+  if (!cfg.io.restart.empty()) read_checkpoint(cfg.io.restart, model.params(), *setup.mesh, cfg);
   StoredWeights weights(model.params());
   const Batch batch = session.batches().train_batch(0);
+  const LossSums loss = session.loss(batch, weights);  // also the warm-up of the loss path
   auto one_forward = [&] {
     model.forward(batch, weights);
     model.compute_logits(weights);
@@ -54,12 +66,19 @@ int bench_forward(const RunSetup& setup, int reps) {
   one_forward();  // warm-up: first touch of buffers and communicators
   model.reset_times();
   session.stats().reset();
+  reset_kernel_seconds();
   MPI_Barrier(MPI_COMM_WORLD);
   Timer timer;
   for (int r = 0; r < reps; ++r) one_forward();
   const double seconds = max_over_ranks(timer.seconds()) / reps;
   const ForwardTimes& ft = model.times();
+  std::array<double, kKernelKinds> kernel_ms{};
+  for (int k = 0; k < kKernelKinds; ++k)
+    kernel_ms[k] = max_over_ranks(kernel_seconds()[k]) / reps * 1e3;
   const double gemm_gflops = ft.gemm_flops / ft.gemm / 1e9;
+
+  // Peak RSS of the model and its forward, before the bare GEMMs allocate their operands.
+  const double rss = max_over_ranks(static_cast<double>(peak_rss_bytes()));
 
   // The same local GEMM shapes, bare.
   const ModelDims& d = model.dims();
@@ -82,10 +101,10 @@ int bench_forward(const RunSetup& setup, int reps) {
       static_cast<double>(cfg.data.batch) * cfg.data.seq_len * setup.mesh->shape().dp;
   const double sent = max_over_ranks(static_cast<double>(session.stats().total_sent()) / reps);
   const double recv = max_over_ranks(static_cast<double>(session.stats().total_recv()) / reps);
-  const double rss = max_over_ranks(static_cast<double>(peak_rss_bytes()));
-  const double act = max_over_ranks(static_cast<double>(model.activation_bytes()));
-  const double panels = max_over_ranks(static_cast<double>(model.comm_buffer_bytes()));
-  const double par = max_over_ranks(static_cast<double>(model.params().local_bytes()));
+  const WorkspaceRegistry& ws = WorkspaceRegistry::process();
+  const double act = max_over_ranks(double(ws.current(WorkspacePurpose::Activations)));
+  const double panels = max_over_ranks(double(ws.current(WorkspacePurpose::SummaPanels)));
+  const double par = max_over_ranks(double(ws.current(WorkspacePurpose::Parameters)));
   log::info("bench_forward mesh=\"{}\" tokens={:.0f} reps={}", setup.mesh->shape().describe(),
             tokens, reps);
   log::info("forward_ms={:.3f}", seconds * 1e3);
@@ -94,9 +113,27 @@ int bench_forward(const RunSetup& setup, int reps) {
   log::info("bare_sgemm_gflops={:.3f}", bare);
   log::info("gemm_ratio={:.3f}", ratio);
   log::info("gemm_fraction_of_forward={:.3f}", ft.gemm / reps / seconds);
+  // The non-GEMM kernels of the forward (the loss is not in this loop: cross_entropy is 0).
+  std::string by_kernel;
+  double kernels_total = 0;
+  for (int k = 0; k < kKernelKinds; ++k) {
+    by_kernel +=
+        fmt::format(" {}={:.3f}", kernel_kind_name(static_cast<KernelKind>(k)), kernel_ms[k]);
+    kernels_total += kernel_ms[k];
+  }
+  log::info("non_gemm_ms_by_kernel{} untimed={:.3f}", by_kernel,
+            std::max(0.0, seconds * 1e3 - ft.gemm / reps * 1e3 - kernels_total));
+  log::info("loss={:.6f}", loss.mean());
   log::info("activation_bytes_per_rank_max={:.0f}", act);
   log::info("summa_panel_bytes_per_rank_max={:.0f}", panels);
   log::info("param_bytes_per_rank_max={:.0f}", par);
+  // One layer's activations per stream ([T, h] x 5 buffers, qkv [T, 3h], ffn [T, ffn]) and
+  // the logits: what an inference pass at this batch holds besides the parameters.
+  const double layer_act =
+      4.0 * T *
+      ((two_d ? 5.0 * h_in : 5.0 * d.hidden) + 3.0 * d.hidden / c + static_cast<double>(d.ffn) / c);
+  const double logits_bytes = 4.0 * static_cast<double>(model.logits().size());
+  log::info("one_layer_activation_bytes={:.0f} logits_bytes={:.0f}", layer_act, logits_bytes);
   log::info("peak_rss_bytes_per_rank_max={:.0f}", rss);
   log::info("comm_bytes_sent_per_rank_per_forward_max={:.0f}", sent);
   log::info("comm_bytes_recv_per_rank_per_forward_max={:.0f}", recv);

@@ -16,6 +16,7 @@
 #include "core/log.hpp"
 #include "core/timer.hpp"
 #include "optim/zo_optimizer.hpp"
+#include "train/model_session.hpp"
 
 namespace zoptimus::app {
 
@@ -46,11 +47,11 @@ int bench_zo(const RunSetup& setup, int reps) {
   StoredWeights both(model.params(), 2);  // two streams, same weights: the step minus ZO work
   const Batch batch = session.batches().train_batch(0);
 
-  ZoOptimizer opt(cfg, session);
+  ZoOptimizer opt = make_zo_optimizer(cfg, session);
   // Warm-up: allocates the second stream, the scratch buffers and the logits.
   session.loss(batch, plain);
   session.losses({&batch, &batch}, both);
-  opt.step(0);
+  zo_train_step(opt, session, 0);
 
   std::vector<double> forward2, dual, step, ratio;
   double gemm = 0, gen = 0, comm = 0;
@@ -64,7 +65,7 @@ int bench_zo(const RunSetup& setup, int reps) {
     model.reset_times();
     session.stats().reset();
     const double gen_before = opt.weights().generate_seconds();
-    step.push_back(timed([&] { opt.step(1 + r); }));
+    step.push_back(timed([&] { zo_train_step(opt, session, 1 + r); }));
     gemm += max_over_ranks(model.times().gemm);
     gen += max_over_ranks(opt.weights().generate_seconds() - gen_before);
     comm += max_over_ranks(session.stats().total_seconds());
@@ -74,7 +75,8 @@ int bench_zo(const RunSetup& setup, int reps) {
 
   const double per = 1.0 / reps, step_ms = median(step) * 1e3;
   log::info("bench_zo mesh=\"{}\" method={} n_perturb={} reps={} (medians over reps)",
-            setup.mesh->shape().describe(), cfg.optim.method, cfg.optim.n_perturb, reps);
+            setup.mesh->shape().describe(), choice_name(cfg.optim.method), cfg.optim.n_perturb,
+            reps);
   log::info("forward_ms={:.3f}", median(forward2) * 0.5e3);
   log::info("dual_stream_forward_ms={:.3f}", median(dual) * 1e3);
   log::info("step_ms={:.3f}", step_ms);

@@ -71,28 +71,22 @@ int ckpt_replay(const std::vector<std::string>& raw) {
   ReplayArgs args;
   Config config;
   MeshShape shape;
-  std::vector<ReplayStep> steps;
+  std::vector<StepRecord> steps;
   run_collectively(MPI_COMM_WORLD, [&] {
     args = parse_replay_args(raw);
     config = deck_of(args.run_log);
     shape = resolve_mesh_shape(config.parallel, world_size);
-    validate_partition(config, shape);
+    validate_partition(config.model, config.data.batch, shape);
     const std::uint64_t run_seed = static_cast<std::uint64_t>(config.run.seed);
-    for (const StepRecord& r : read_trajectory(args.run_log)) {
-      ReplayStep s;
-      s.step = r.step;
-      s.projected_grad = r.projected_grad;
-      for (std::size_t p = 0; p < r.projected_grad.size(); ++p)
-        s.seeds.push_back(perturbation_seed(run_seed, r.step, static_cast<int>(p)));
-      if (!s.seeds.empty() && s.seeds[0] != r.seed)
+    for (StepRecord& s : read_trajectory(args.run_log)) {
+      // The log keeps the seed of perturbation 0; the others follow from run.seed.
+      for (std::size_t p = 0; p < s.projected_grad.size(); ++p)
+        s.seeds.push_back(perturbation_seed(run_seed, s.step, static_cast<int>(p)));
+      if (!s.seeds.empty() && s.seeds[0] != s.seed)
         fail(
             "{}: step {} was logged with seed {} but the deck's run.seed gives {}; the log "
             "and its deck disagree",
-            args.run_log, r.step, r.seed, s.seeds[0]);
-      s.active_layers.assign(r.active_layers.begin(), r.active_layers.end());
-      s.lr = r.lr;
-      s.skipped = r.skipped;
-      s.anderson = r.anderson_coeffs;
+            args.run_log, s.step, s.seed, s.seeds[0]);
       steps.push_back(std::move(s));
     }
     if (steps.empty()) fail("{}: the run log holds no steps", args.run_log);

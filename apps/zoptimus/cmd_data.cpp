@@ -242,6 +242,8 @@ std::string build_dataset(const DataOptions& o, bool fraction_given) {
         fail("{} {}: outside [0, --vocab {}) (or -1: none)", name, id, o.vocab);
   }
   std::error_code ec;
+  if (std::filesystem::is_directory(o.out, ec))
+    fail("output '{}' is a directory; --out takes a file name (e.g. {}/data.h5)", o.out, o.out);
   if (std::filesystem::exists(o.out, ec) && !o.force)
     fail("output file '{}' exists; refusing to overwrite it (pass --force to replace it)", o.out);
 

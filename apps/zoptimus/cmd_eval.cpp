@@ -57,7 +57,7 @@ int run_eval(const DeckArgs& args) {
   Timer timer;
   LossSums loss = session.evaluate();
   const double seconds = timer.seconds();
-  if (cfg.data.task == "classification")
+  if (cfg.data.task == Task::Classification)
     log::info("eval: loss={:.6f} sequences={:.0f} accuracy={:.4f} time_s={:.3f}", loss.mean(),
               loss.count, loss.accuracy(), seconds);
   else

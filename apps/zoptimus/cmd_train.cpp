@@ -1,5 +1,7 @@
 // `zoptimus train DECK`: zeroth-order fine-tuning. The last line is machine-readable:
 // `train: steps=<n> loss=<first>-><last> eval_loss=<float> time_s=<float>`.
+#include <unistd.h>
+
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -7,6 +9,7 @@
 #include "commands.hpp"
 #include "core/log.hpp"
 #include "core/memory.hpp"
+#include "core/workspace_registry.hpp"
 #include "io/checkpoint.hpp"
 #include "parallel/broadcast_string.hpp"
 #include "parallel/collective_guard.hpp"
@@ -33,13 +36,28 @@ std::string next_run_log_path(const std::string& out_dir) {
 int run_train(const DeckArgs& args) {
   RunSetup setup = setup_run(args, "train");
   const Config& cfg = setup.config;
+  // Output locations are checked before any work, not when the first file is written.
+  run_collectively(MPI_COMM_WORLD, [&] {
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank != 0) return;
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (fs::exists(cfg.io.out_dir, ec) && !fs::is_directory(cfg.io.out_dir, ec))
+      fail("io.out_dir = '{}' is a file, expected a directory", cfg.io.out_dir);
+    fs::create_directories(cfg.io.out_dir, ec);
+    if (!fs::is_directory(cfg.io.out_dir, ec))
+      fail("io.out_dir = '{}': cannot create the directory: {}", cfg.io.out_dir, ec.message());
+    if (::access(cfg.io.out_dir.c_str(), W_OK | X_OK) != 0)
+      fail("io.out_dir = '{}' is not writable", cfg.io.out_dir);
+  });
   ModelSession session(cfg, *setup.mesh);
   log::info("data: {}", session.batches().describe());
   log::info(
       "model: {} parameters, {:.2f} MiB on this rank; optimizer {} (lr {}, eps {}, "
       "n_perturb {})",
       session.model().params().global_count(), session.model().params().local_bytes() / 1048576.0,
-      cfg.optim.method, cfg.optim.lr, cfg.optim.eps, cfg.optim.n_perturb);
+      choice_name(cfg.optim.method), cfg.optim.lr, cfg.optim.eps, cfg.optim.n_perturb);
   Trainer trainer(cfg, session);
   const CheckpointSeries series(cfg.io.out_dir, cfg.io.keep);
   std::int64_t first_step = 0;
@@ -81,14 +99,25 @@ int run_train(const DeckArgs& args) {
     log::info("run log: {}", path);
   }
   const TrainSummary s = trainer.run(first_step, run_log.get(), &series);
-  if (run_log)
-    run_log->finish(session.stats(),
-                    {{"activation_bytes", double(session.model().activation_bytes())},
-                     {"summa_panel_bytes", double(session.model().comm_buffer_bytes())},
-                     {"param_bytes", double(session.model().params().local_bytes())},
-                     {"train_seconds", s.seconds}});
+  // Anderson's decisions are collective (the same on every rank): how many steps mixed.
+  const AndersonMixer* anderson =
+      cfg.optim.anderson.m > 0 ? trainer.optimizer().anderson() : nullptr;
+  if (run_log) {
+    // Memory figures: this rank's buffers as registered where they were allocated.
+    const WorkspaceRegistry& ws = WorkspaceRegistry::process();
+    run_log->finish(
+        session.stats(),
+        {{"activation_bytes", double(ws.current(WorkspacePurpose::Activations))},
+         {"summa_panel_bytes", double(ws.current(WorkspacePurpose::SummaPanels))},
+         {"param_bytes", double(ws.current(WorkspacePurpose::Parameters))},
+         {"zo_scratch_bytes", double(ws.current(WorkspacePurpose::ZoScratch))},
+         {"device_peak_bytes", double(ws.peak_total())},
+         {"train_seconds", s.seconds}},
+        anderson ? run_log_attributes(anderson->stats()) : std::map<std::string, std::int64_t>{});
+  }
+  if (anderson) log::info("anderson: m={} {}", cfg.optim.anderson.m, describe(anderson->stats()));
   if (s.skipped > 0) log::info("{} of {} steps skipped (non-finite loss)", s.skipped, s.steps);
-  if (cfg.data.task == "classification")
+  if (cfg.data.task == Task::Classification)
     log::info(
         "train: steps={} loss={:.6f}->{:.6f} eval_loss={:.6f} eval_accuracy={:.4f} "
         "time_s={:.3f}",

@@ -1,17 +1,22 @@
 // zoptimus: command-line entry point. Parses the subcommand, runs it, and turns every error
-// into one message and a non-zero exit on every rank (DESIGN.md §9).
+// into one message and a non-zero exit on every rank (docs/design.md).
 #include <mpi.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
 #include "core/build_info.hpp"
 #include "core/log.hpp"
 #include "core/runtime.hpp"
+#include "linalg/blas_handle.hpp"
 #include "parallel/collective_guard.hpp"
 
 namespace {
@@ -25,6 +30,40 @@ void add_deck_args(CLI::App* cmd, DeckArgs& args) {
   cmd->add_option("overrides", args.overrides,
                   "key=value overrides with dotted keys, e.g. optim.lr=1e-6 parallel.dp=2")
       ->type_name("KEY=VALUE");
+}
+
+const char* const kSubcommands[] = {"train", "eval", "bench", "data", "ckpt"};
+
+// Levenshtein distance, for naming the subcommand a typo was meant to be.
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+// CLI11 reports a misspelt subcommand as "A subcommand is required"; name it instead.
+void check_subcommand(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word.empty() || word[0] == '-') continue;  // top-level flags take no values
+    std::string best;
+    std::size_t best_d = 3;
+    for (const char* known : kSubcommands) {
+      if (word == known) return;
+      if (const std::size_t d = edit_distance(word, known); d < best_d) best_d = d, best = known;
+    }
+    zoptimus::fail_on_all_ranks(
+        MPI_COMM_WORLD,
+        fmt::format("unknown subcommand '{}'{}; expected one of train, eval, bench, data, ckpt "
+                    "(zoptimus --help)",
+                    word, best.empty() ? "" : fmt::format(" (did you mean '{}'?)", best)));
+  }
 }
 
 int dispatch(int argc, char** argv) {
@@ -73,7 +112,7 @@ int dispatch(int argc, char** argv) {
   // Everything after the action is handed over in order (replay parses its own options).
   ckpt->allow_extras();
   ckpt->footer(
-      "  zoptimus ckpt info FILE.h5\n"
+      "  zoptimus ckpt info [--verify] FILE.h5\n"
       "  zoptimus ckpt replay RUN_LOG.h5 --out FINAL.h5 [--base BASE.h5]");
 
   // --list-keys needs no subcommand.
@@ -83,6 +122,7 @@ int dispatch(int argc, char** argv) {
     return 0;
   }
 
+  check_subcommand(argc, argv);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -103,10 +143,41 @@ int dispatch(int argc, char** argv) {
   return 1;
 }
 
+// Kokkos prints its own ~40 lines of options whenever it sees --help. Hide --help/-h from it
+// (zoptimus prints its own usage) and leave Kokkos's list to --kokkos-help.
+char kHiddenHelp[] = "--zoptimus-help-hidden-from-kokkos";
+char kHiddenShortHelp[] = "-zoptimus-h-hidden-from-kokkos";
+
+std::vector<char*> hide_help_from_kokkos(int argc, char** argv, bool& kokkos_help) {
+  std::vector<char*> args(argv, argv + argc);
+  for (char*& a : args) {
+    const std::string word = a;
+    if (word == "--help") a = kHiddenHelp;
+    if (word == "-h") a = kHiddenShortHelp;
+    if (word == "--kokkos-help") kokkos_help = true;
+  }
+  args.push_back(nullptr);
+  return args;
+}
+
+void restore_help(int argc, char** argv) {
+  static char help[] = "--help", short_help[] = "-h";
+  for (int i = 0; i < argc; ++i) {
+    if (argv[i] == kHiddenHelp) argv[i] = help;
+    if (argv[i] == kHiddenShortHelp) argv[i] = short_help;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  bool kokkos_help = false;
+  std::vector<char*> args = hide_help_from_kokkos(argc, argv, kokkos_help);
+  argv = args.data();
   zoptimus::Runtime runtime(argc, argv);
+  zoptimus::attach_blas(runtime.device());
+  restore_help(argc, argv);
+  if (kokkos_help) return 0;  // Kokkos has printed its options
   int rc = 0;
   try {
     rc = dispatch(argc, argv);
@@ -124,6 +195,8 @@ int main(int argc, char** argv) {
     // Only this rank knows; the others may be inside a collective, so abort the job.
     std::fprintf(stderr, "zoptimus: error on rank %d: %s\n", runtime.world_rank(), e.what());
     std::fflush(stderr);
+    // Give the launcher time to forward the message before its MPI_ABORT banner.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
   std::fflush(stdout);

@@ -89,6 +89,11 @@ toml::table parse_override_value(const std::string& value) {
 
 void apply_override(toml::table& deck, const std::string& override_text) {
   auto eq = override_text.find('=');
+  if (override_text.find_first_of("\r\n") != std::string::npos) {
+    std::string shown;  // the message stays on one line
+    for (char c : override_text) shown += c == '\n' ? "\\n" : c == '\r' ? "\\r" : std::string(1, c);
+    fail("override '{}' holds a line break; an override is one key=value on one line", shown);
+  }
   if (eq == std::string::npos || eq == 0)
     fail("override '{}' is not of the form key=value (e.g. optim.lr=1e-6)", override_text);
   std::string key = override_text.substr(0, eq);
@@ -171,11 +176,20 @@ Config parse_config(const std::string& deck_text, const std::string& source_name
 }
 
 Config load_config(const std::string& deck_path, const std::vector<std::string>& overrides) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(deck_path, ec))
+    fail("input deck '{}' is a directory, expected a TOML file", deck_path);
   std::ifstream in(deck_path, std::ios::binary);
   if (!in) fail("cannot open input deck '{}': no such file or not readable", deck_path);
-  std::stringstream text;
-  text << in.rdbuf();
-  Config config = parse_config(text.str(), deck_path, overrides);
+  // A deck is a page of text: read at most one byte past the cap (never all of /dev/zero).
+  constexpr std::size_t kMaxDeckBytes = std::size_t{1} << 20;
+  std::string text(kMaxDeckBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxDeckBytes)
+    fail("input deck '{}' is larger than {} KiB; a deck holds a few dozen keys", deck_path,
+         kMaxDeckBytes / 1024);
+  Config config = parse_config(text, deck_path, overrides);
   config.deck_path = deck_path;
   // A relative data.path written in a deck is relative to the deck's directory, so shipped
   // decks work from any working directory; one given as an override stays relative to it.
@@ -195,9 +209,10 @@ void validate_config(const Config& c) {
   if (c.data.seq_len > m.max_positions)
     fail("data.seq_len = {} is longer than model.max_positions = {}", c.data.seq_len,
          m.max_positions);
-  if (c.optim.method == "lezo" && c.optim.active_layers >= 1.0 && c.optim.active_layers > m.layers)
+  if (c.optim.method == ZoMethod::Lezo && c.optim.active_layers >= 1.0 &&
+      c.optim.active_layers > m.layers)
     fail("optim.active_layers = {} exceeds model.layers = {}", c.optim.active_layers, m.layers);
-  if (c.optim.method == "lezo" && c.optim.active_layers >= 1.0 &&
+  if (c.optim.method == ZoMethod::Lezo && c.optim.active_layers >= 1.0 &&
       c.optim.active_layers != static_cast<int>(c.optim.active_layers))
     fail("optim.active_layers = {} must be a whole number of layers (>= 1) or a fraction (< 1)",
          c.optim.active_layers);
@@ -212,10 +227,10 @@ void validate_config(const Config& c) {
         "optim.anderson.m = {} with optim.n_perturb = {} mixes {} directions per step; at most "
         "32 are supported",
         a.m, c.optim.n_perturb, (a.m + 1) * c.optim.n_perturb);
-  if (c.parallel.mode == "2d" && c.parallel.t != 0)
+  if (c.parallel.mode == MeshMode::TwoD && c.parallel.t != 0)
     fail("parallel.t = {} is set but parallel.mode = \"2d\"; use parallel.q for the 2D mesh side",
          c.parallel.t);
-  if (c.parallel.mode == "1d" && c.parallel.q != 0)
+  if (c.parallel.mode == MeshMode::OneD && c.parallel.q != 0)
     fail("parallel.q = {} is set but parallel.mode = \"1d\"; use parallel.t for the 1D width",
          c.parallel.q);
 }

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/choices.hpp"
+
 namespace zoptimus {
 
 struct ModelConfig {
@@ -19,37 +21,38 @@ struct ModelConfig {
   int heads = 4;
   int layers = 2;
   int ffn = 256;
-  int max_positions = 128;          // learned positions; OPT stores max_positions + 2 rows
-  std::string activation = "relu";  // "relu" (OPT) or "gelu"
+  int max_positions = 128;                   // learned positions; OPT stores max_positions + 2 rows
+  Activation activation = Activation::Relu;  // "relu" (OPT) or "gelu"
   double init_std = 0.02;
   double layernorm_eps = 1e-5;
   std::int64_t seed = 1234;  // initialisation seed (function of global indices only)
 };
 
 struct ParallelConfig {
-  std::string mode = "2d";          // "2d" (Optimus, dp x q x q) or "1d" (Megatron, dp x t)
-  int q = 0;                        // 2D mesh side; 0 = derived from the rank count and dp
-  int t = 0;                        // 1D tensor-parallel width; 0 = derived
-  int dp = 1;                       // data-parallel replicas
-  std::string collectives = "mpi";  // "mpi" or "nccl" (CUDA builds)
-  std::string summa = "auto";       // "auto", "standard" or "weight_stationary"
+  MeshMode mode = MeshMode::TwoD;         // "2d" (Optimus, dp x q x q) or "1d" (Megatron, dp x t)
+  int q = 0;                              // 2D mesh side; 0 = derived from the rank count and dp
+  int t = 0;                              // 1D tensor-parallel width; 0 = derived
+  int dp = 1;                             // data-parallel replicas
+  std::string collectives = "mpi";        // "mpi"; "cuda-aware-mpi", "nccl" planned (CUDA)
+  SummaChoice summa = SummaChoice::Auto;  // "auto", "standard" or "weight_stationary"
 };
 
 struct AndersonConfig {
-  int m = 0;                    // history window; 0 = plain ZO-SGD
-  double beta = 1.0;            // mixing parameter
-  double lambda = 1e-8;         // Tikhonov regularisation, relative to ||dF^T dF||
-  std::string gram = "exact";   // "exact" (regenerated directions) or "diag" (z_i^T z_j ~ n d_ij)
+  int m = 0;             // history window; 0 = plain ZO-SGD
+  double beta = 1.0;     // mixing parameter
+  double lambda = 1e-8;  // Tikhonov regularisation, relative to ||dF^T dF||
+  GramMode gram =
+      GramMode::Exact;          // "exact" (regenerated directions) or "diag" (z_i^T z_j ~ n d_ij)
   double max_gamma_norm = 1e3;  // restart the history when ||gamma|| exceeds this
 };
 
 struct OptimConfig {
-  std::string method = "mezo";  // "mezo", "sparse_mezo" or "lezo"
+  ZoMethod method = ZoMethod::Mezo;  // "mezo", "sparse_mezo" or "lezo"
   double lr = 1e-4;
   double eps = 1e-3;
   double weight_decay = 0.0;
   int n_perturb = 1;
-  std::string schedule = "constant";  // "constant", "linear" or "cosine"
+  LrSchedule schedule = LrSchedule::Constant;  // "constant", "linear" or "cosine"
   int warmup_steps = 0;
   double momentum = 0.0;
   double sparsity = 0.8;       // Sparse-MeZO: fraction of entries left out
@@ -59,9 +62,9 @@ struct OptimConfig {
 };
 
 struct DataConfig {
-  std::string path;         // HDF5 token dataset; empty = batches generated from the seed
-  std::string task = "lm";  // "lm" or "classification"
-  int batch = 4;            // sequences per data-parallel replica per forward
+  std::string path;      // HDF5 token dataset; empty = batches generated from the seed
+  Task task = Task::Lm;  // "lm" or "classification"
+  int batch = 4;         // sequences per data-parallel replica per forward
   int seq_len = 32;
   std::int64_t seed = 7;
   std::string eval_split = "validation";  // "validation" or "test" (a dataset's /test split)

@@ -2,6 +2,7 @@
 // line here and one member in config.hpp.
 #include "core/config_schema.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -14,6 +15,9 @@ namespace {
 template <class T>
 FieldSpec integer(std::string key, T& (*get)(Config&), std::int64_t lo,
                   std::int64_t hi = std::numeric_limits<std::int64_t>::max()) {
+  // The check happens in 64 bits, against the narrower field's own range too, so that a
+  // value like run.steps = 4294967300 is refused instead of wrapping when narrowed.
+  hi = std::min<std::int64_t>(hi, std::numeric_limits<T>::max());
   std::string expected = hi == std::numeric_limits<std::int64_t>::max()
                              ? fmt::format("an integer >= {}", lo)
                              : fmt::format("an integer in [{}, {}]", lo, hi);
@@ -57,7 +61,24 @@ FieldSpec text(std::string key, std::string& (*get)(Config&)) {
           }};
 }
 
-FieldSpec choice(std::string key, std::string& (*get)(Config&), std::vector<std::string> options) {
+// A string choice, stored as its enum (core/choices.hpp); the spellings come from its table.
+template <class E>
+FieldSpec choice(std::string key, E& (*get)(Config&)) {
+  std::string expected = "one of";
+  for (const auto& [value, name] : ChoiceNames<E>::entries)
+    expected += fmt::format(" \"{}\"", name);
+  return {std::move(key), expected, [get](Config& c, const toml::node& n) {
+            auto v = n.value_exact<std::string>();
+            if (!v) return false;
+            const std::optional<E> parsed = parse_choice<E>(*v);
+            if (!parsed) return false;
+            get(c) = *parsed;
+            return true;
+          }};
+}
+
+// A string from a fixed list that stays a string (no component branches on it here).
+FieldSpec one_of(std::string key, std::string& (*get)(Config&), std::vector<std::string> options) {
   std::string expected = "one of";
   for (const auto& o : options) expected += fmt::format(" \"{}\"", o);
   return {std::move(key), expected, [get, options](Config& c, const toml::node& n) {
@@ -102,24 +123,25 @@ const std::vector<FieldSpec>& deck_schema() {
       integer("model.layers", ZO_FIELD(model.layers), 1, 100000),
       integer("model.ffn", ZO_FIELD(model.ffn), 1, kMaxDim),
       integer("model.max_positions", ZO_FIELD(model.max_positions), 1, kMaxDim),
-      choice("model.activation", ZO_FIELD(model.activation), {"relu", "gelu"}),
+      choice("model.activation", ZO_FIELD(model.activation)),
       real("model.init_std", ZO_FIELD(model.init_std), 0.0, kInf, true, false),
       real("model.layernorm_eps", ZO_FIELD(model.layernorm_eps), 0.0, 1.0, true, false),
       integer("model.seed", ZO_FIELD(model.seed), 0),
 
-      choice("parallel.mode", ZO_FIELD(parallel.mode), {"2d", "1d"}),
+      choice("parallel.mode", ZO_FIELD(parallel.mode)),
       integer("parallel.q", ZO_FIELD(parallel.q), 0, 4096),
       integer("parallel.t", ZO_FIELD(parallel.t), 0, 1 << 20),
       integer("parallel.dp", ZO_FIELD(parallel.dp), 1, 1 << 20),
-      choice("parallel.collectives", ZO_FIELD(parallel.collectives), {"mpi", "nccl"}),
-      choice("parallel.summa", ZO_FIELD(parallel.summa), {"auto", "standard", "weight_stationary"}),
+      one_of("parallel.collectives", ZO_FIELD(parallel.collectives),
+             {"mpi", "cuda-aware-mpi", "nccl"}),
+      choice("parallel.summa", ZO_FIELD(parallel.summa)),
 
-      choice("optim.method", ZO_FIELD(optim.method), {"mezo", "sparse_mezo", "lezo"}),
+      choice("optim.method", ZO_FIELD(optim.method)),
       real("optim.lr", ZO_FIELD(optim.lr), 0.0, kInf, true, false),
       real("optim.eps", ZO_FIELD(optim.eps), 0.0, kInf, true, false),
       real("optim.weight_decay", ZO_FIELD(optim.weight_decay), 0.0, kInf, false, false),
       integer("optim.n_perturb", ZO_FIELD(optim.n_perturb), 1, 4096),
-      choice("optim.schedule", ZO_FIELD(optim.schedule), {"constant", "linear", "cosine"}),
+      choice("optim.schedule", ZO_FIELD(optim.schedule)),
       integer("optim.warmup_steps", ZO_FIELD(optim.warmup_steps), 0),
       real("optim.momentum", ZO_FIELD(optim.momentum), 0.0, 1.0, false, true),
       real("optim.sparsity", ZO_FIELD(optim.sparsity), 0.0, 1.0, false, true),
@@ -128,16 +150,16 @@ const std::vector<FieldSpec>& deck_schema() {
       integer("optim.anderson.m", ZO_FIELD(optim.anderson.m), 0, 64),
       real("optim.anderson.beta", ZO_FIELD(optim.anderson.beta), 0.0, kInf, true, false),
       real("optim.anderson.lambda", ZO_FIELD(optim.anderson.lambda), 0.0, kInf, false, false),
-      choice("optim.anderson.gram", ZO_FIELD(optim.anderson.gram), {"exact", "diag"}),
+      choice("optim.anderson.gram", ZO_FIELD(optim.anderson.gram)),
       real("optim.anderson.max_gamma_norm", ZO_FIELD(optim.anderson.max_gamma_norm), 0.0, kInf,
            true, false),
 
       text("data.path", ZO_FIELD(data.path)),
-      choice("data.task", ZO_FIELD(data.task), {"lm", "classification"}),
+      choice("data.task", ZO_FIELD(data.task)),
       integer("data.batch", ZO_FIELD(data.batch), 1, kMaxDim),
       integer("data.seq_len", ZO_FIELD(data.seq_len), 1, kMaxDim),
       integer("data.seed", ZO_FIELD(data.seed), 0),
-      choice("data.eval_split", ZO_FIELD(data.eval_split), {"validation", "test"}),
+      one_of("data.eval_split", ZO_FIELD(data.eval_split), {"validation", "test"}),
 
       integer("run.steps", ZO_FIELD(run.steps), 0),
       integer("run.eval_every", ZO_FIELD(run.eval_every), 0),

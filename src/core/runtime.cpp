@@ -1,4 +1,4 @@
-// MPI + Kokkos lifetime.
+// MPI + Kokkos + DeviceContext lifetime.
 #include "core/runtime.hpp"
 
 #include <mpi.h>
@@ -6,7 +6,6 @@
 #include <Kokkos_Core.hpp>
 
 #include "core/log.hpp"
-#include "linalg/blas_threads.hpp"
 
 namespace zoptimus {
 
@@ -21,10 +20,11 @@ Runtime::Runtime(int& argc, char**& argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &world_size_);
   log::set_rank(world_rank_);
   Kokkos::initialize(argc, argv);
-  set_default_blas_threads();
+  device_ = std::make_unique<DeviceContext>();
 }
 
 Runtime::~Runtime() {
+  device_.reset();  // handles and streams go before the device they live on
   if (Kokkos::is_initialized()) Kokkos::finalize();
   int finalized = 0;
   MPI_Finalized(&finalized);

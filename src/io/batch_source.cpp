@@ -41,7 +41,7 @@ class SyntheticBatches : public BatchSource {
   }
   std::int64_t eval_sequences() const override { return eval_sequences_; }
   std::string describe() const override {
-    return fmt::format("synthetic {} batches (seed {})", data_.task, data_.seed);
+    return fmt::format("synthetic {} batches (seed {})", choice_name(data_.task), data_.seed);
   }
 
  private:

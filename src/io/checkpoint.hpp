@@ -1,11 +1,12 @@
-// HDF5 checkpoints (DESIGN.md §7): every tensor at its global shape, written collectively
+// HDF5 checkpoints (docs/design.md): every tensor at its global shape, written collectively
 // from the blocks the ranks own, read back onto any mesh; plus optimizer state and metadata.
 //
 // File layout (format_version 1):
 //   /            attrs format="zoptimus-checkpoint", format_version, step, deck, mesh,
 //                library_version, git_hash, created (ISO-8601 UTC)
-//   /model       attrs vocab, hidden, heads, layers, ffn, max_positions, activation,
-//                layernorm_eps
+//   /model       attrs family ("opt"; absent in files written before it existed, read as
+//                "opt"), then that family's dimensions: vocab, hidden, heads, layers, ffn,
+//                max_positions, activation, layernorm_eps
 //   /params/<tensor>          float32 [rows, cols] (vectors [cols]); no vocabulary padding
 //   /optim       attrs: CheckpointState::text; datasets <key>: reals (float64), integers (int64)
 //   /optim/<store>/<tensor>   extra parameter-shaped stores (e.g. momentum), like /params
@@ -20,6 +21,9 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/state_dict.hpp"
+#include "model/model_dims.hpp"
+#include "model/named_stores.hpp"
 #include "model/parameter_store.hpp"
 #include "parallel/mesh.hpp"
 
@@ -28,18 +32,12 @@ namespace zoptimus {
 inline constexpr const char* kCheckpointFormat = "zoptimus-checkpoint";
 inline constexpr std::int64_t kCheckpointFormatVersion = 1;
 
-// Optimizer-side state, opaque to the checkpoint code. Keys are HDF5 names: non-empty, no
-// '/', and a key is used once across reals, integers and extra store names.
-struct CheckpointState {
-  std::int64_t step = 0;
-  std::map<std::string, std::string> text;                    // -> attributes of /optim
-  std::map<std::string, std::vector<double>> reals;           // -> /optim/<key> (float64)
-  std::map<std::string, std::vector<std::int64_t>> integers;  // -> /optim/<key> (int64)
-};
-
-// Extra parameter-shaped stores written under /optim/<name>/ (same tensor table as params).
-using ExtraStores = std::vector<std::pair<std::string, const ParameterStore*>>;
-using ExtraStoresIn = std::vector<std::pair<std::string, ParameterStore*>>;
+// Optimizer-side state, opaque to the checkpoint code: a plain StateDict
+// (core/state_dict.hpp) written under /optim, and parameter-shaped stores under
+// /optim/<name>/ (same tensor table as params). The old names stay as aliases.
+using CheckpointState = StateDict;
+using ExtraStores = NamedStores;
+using ExtraStoresIn = NamedStoresIn;
 
 // Collective over mesh.world(). Every rank writes the blocks it owns as hyperslabs with
 // collective MPI-IO into "<path>.tmp"; once the file is closed on every rank, rank 0 renames
@@ -59,6 +57,7 @@ CheckpointState read_checkpoint(const std::string& path, ParameterStore& params,
                                 const Config& config, const ExtraStoresIn& extra = {});
 
 struct CheckpointModel {
+  std::string family = kModelFamily;
   std::int64_t vocab = 0, hidden = 0, heads = 0, layers = 0, ffn = 0, max_positions = 0;
   std::string activation;
   double layernorm_eps = 0;
@@ -78,6 +77,9 @@ struct CheckpointInfo {
   std::map<std::string, std::string> optim_text;
   std::map<std::string, std::vector<double>> optim_reals;
   std::map<std::string, std::vector<std::int64_t>> optim_integers;
+  // Data checksums the writer recorded, by group ("params", "optim/<store>"); files written
+  // by importers or older versions have none.
+  std::map<std::string, std::uint64_t> checksums;
 
   std::int64_t parameter_count() const;  // elements in /params
   CheckpointState state() const;
@@ -87,6 +89,12 @@ struct CheckpointInfo {
 // format, version and that every tensor is float32, and reads the metadata. Throws
 // zoptimus::Error naming the file and the problem.
 CheckpointInfo read_checkpoint_info(const std::string& path);
+
+// Not collective: everything a restart checks without a deck. read_checkpoint_info, then the
+// tensor table against the model the file describes (every tensor present at its shape,
+// for /params and each /optim store), then every tensor's data: finite, and equal to the
+// recorded checksum. Reads the whole file. Throws zoptimus::Error naming the problem.
+CheckpointInfo verify_checkpoint(const std::string& path);
 
 // The checkpoints of a run: <out_dir>/ckpt_<step, 8 digits>.h5, keeping the newest `keep`
 // (keep <= 0 keeps all).

@@ -11,6 +11,7 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "io/checkpoint_checksum.hpp"
 #include "io/hdf5_handles.hpp"
 
 namespace zoptimus {
@@ -107,6 +108,8 @@ CheckpointInfo read_info(const std::string& path) {
          version, kCheckpointFormatVersion);
   info.format_version = static_cast<int>(version);
   info.step = h5::read_int_attribute(file, "step");
+  if (info.step < 0)
+    fail("root attribute step = {}, expected the number of completed steps (>= 0)", info.step);
   info.deck = h5::read_string_attribute(file, "deck");
   info.mesh = h5::read_string_attribute(file, "mesh");
   info.library_version = h5::read_string_attribute(file, "library_version");
@@ -118,6 +121,8 @@ CheckpointInfo read_info(const std::string& path) {
   in_context("/model", [&] {
     h5::Group g(ZOPTIMUS_H5(H5Gopen2(file, "model", H5P_DEFAULT)));
     CheckpointModel& m = info.model;
+    m.family = h5::has_attribute(g, "family") ? h5::read_string_attribute(g, "family")
+                                              : std::string(kModelFamily);
     m.vocab = h5::read_int_attribute(g, "vocab");
     m.hidden = h5::read_int_attribute(g, "hidden");
     m.heads = h5::read_int_attribute(g, "heads");
@@ -131,6 +136,15 @@ CheckpointInfo read_info(const std::string& path) {
       read_tensor_shapes(h5::Group(ZOPTIMUS_H5(H5Gopen2(file, "params", H5P_DEFAULT))), "/params");
   if (h5::link_exists(file, "optim"))
     read_optim(h5::Group(ZOPTIMUS_H5(H5Gopen2(file, "optim", H5P_DEFAULT))), info);
+  std::vector<std::string> groups = {"params"};
+  for (const auto& [name, shapes] : info.extra) groups.push_back("optim/" + name);
+  for (const auto& name : groups) {
+    h5::Group g(ZOPTIMUS_H5(H5Gopen2(file, name.c_str(), H5P_DEFAULT)));
+    if (!h5::has_attribute(g, detail::kChecksumAttribute)) continue;
+    const std::int64_t v = in_context(
+        "/" + name, [&] { return h5::read_int_attribute(g, detail::kChecksumAttribute); });
+    std::memcpy(&info.checksums[name], &v, sizeof v);
+  }
   return info;
 }
 
@@ -273,6 +287,9 @@ void detail::check_against_model(const CheckpointInfo& info, const Config& confi
                                  const ParameterStore& params, const ExtraStoresIn& extra) {
   const ModelConfig& m = config.model;
   const CheckpointModel& f = info.model;
+  if (f.family != kModelFamily)
+    fail("checkpoint '{}': /model family = \"{}\", but this build implements only \"{}\"",
+         info.path, f.family, kModelFamily);
   const std::pair<const char*, std::pair<std::int64_t, std::int64_t>> dims[] = {
       {"vocab", {f.vocab, m.vocab}}, {"hidden", {f.hidden, m.hidden}},
       {"heads", {f.heads, m.heads}}, {"layers", {f.layers, m.layers}},
@@ -281,9 +298,9 @@ void detail::check_against_model(const CheckpointInfo& info, const Config& confi
     if (values.first != values.second)
       fail("checkpoint '{}': /model {} = {}, but the deck has model.{} = {}", info.path, name,
            values.first, name, values.second);
-  if (f.activation != m.activation)
+  if (f.activation != choice_name(m.activation))
     fail("checkpoint '{}': /model activation = \"{}\", but the deck has model.activation = \"{}\"",
-         info.path, f.activation, m.activation);
+         info.path, f.activation, choice_name(m.activation));
   if (f.layernorm_eps != m.layernorm_eps)
     fail("checkpoint '{}': /model layernorm_eps = {}, but the deck has model.layernorm_eps = {}",
          info.path, f.layernorm_eps, m.layernorm_eps);
@@ -345,8 +362,16 @@ void CheckpointSeries::saved(const std::string& path) const {
 }
 
 std::string CheckpointSeries::latest() const {
-  const auto done = list_series(out_dir_, false);
-  return done.empty() ? std::string() : done.front().second.string();
+  // Newest first; a file that does not validate (damaged, incomplete, NaN) is skipped.
+  for (const auto& [step, path] : list_series(out_dir_, false)) {
+    try {
+      verify_checkpoint(path.string());
+      return path.string();
+    } catch (const Error& e) {
+      log::warn("io.restart = \"latest\": skipping {}", e.what());
+    }
+  }
+  return std::string();
 }
 
 }  // namespace zoptimus

@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 
 #include "io/token_dataset.hpp"
+#include "parallel/collective_guard.hpp"
 
 namespace zoptimus {
 
@@ -16,12 +17,13 @@ namespace {
 class DatasetBatches : public BatchSource {
  public:
   DatasetBatches(const Config& config, const Mesh& mesh)
-      : dataset_(config.data.path, config.data.task, config.data.seq_len, config.model.vocab,
-                 config.model.tokenizer),
+      : dataset_(config.data.path, std::string(choice_name(config.data.task)), config.data.seq_len,
+                 config.model.vocab, config.model.tokenizer),
         eval_split_(config.data.eval_split == "test" ? TokenSplit::Test : TokenSplit::Validation),
         batch_(config.data.batch),
         replica_(mesh.replica()),
-        dp_(mesh.shape().dp) {
+        dp_(mesh.shape().dp),
+        world_(mesh.world()) {
     const std::int64_t rows = dataset_.rows(eval_split_);
     if (rows == 0)
       fail(
@@ -31,8 +33,12 @@ class DatasetBatches : public BatchSource {
     eval_sequences_ =
         config.run.eval_sequences > 0 ? std::min(config.run.eval_sequences, rows) : rows;
   }
+  // Every rank asks for training batch `index` together, so a bad row (a token outside the
+  // vocabulary) becomes one agreed error instead of one message per rank and a hang.
   Batch train_batch(std::int64_t index) override {
-    return dataset_batch(dataset_, TokenSplit::Train, batch_, replica_, dp_, index);
+    return run_collectively(world_, [&] {
+      return dataset_batch(dataset_, TokenSplit::Train, batch_, replica_, dp_, index);
+    });
   }
   Batch eval_batch(std::int64_t index) override {
     return dataset_eval_batch(dataset_, eval_split_, batch_, replica_, dp_, index, eval_sequences_);
@@ -53,6 +59,7 @@ class DatasetBatches : public BatchSource {
   TokenSplit eval_split_;
   int batch_, replica_, dp_;
   std::int64_t eval_sequences_ = 0;
+  MPI_Comm world_;
 };
 
 }  // namespace

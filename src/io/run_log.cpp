@@ -1,6 +1,8 @@
 // RunLog: the rank-0 HDF5 writer of the per-run log (layout: run_log_format.hpp).
 #include "io/run_log.hpp"
+#include "io/space_reserve.hpp"
 
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -127,6 +129,9 @@ std::vector<std::string> union_of_names(MPI_Comm comm,
 }  // namespace
 }  // namespace detail
 
+// Room kept free for closing the log (its pending metadata) on a file system that fills up.
+constexpr std::int64_t kCloseReserveBytes = 256 * 1024;
+
 namespace {
 
 // Runs `body` (HDF5 work on rank 0); an error is reported as one message naming the log.
@@ -160,6 +165,7 @@ struct RunLog::Impl {
 
   // Rank 0 only.
   h5::File file;
+  SpaceReserve reserve;  // given back before the file is closed (space_reserve.hpp)
   std::vector<StepRecord> pending;
   std::vector<Eval> pending_evals;
 
@@ -248,6 +254,20 @@ void RunLog::Impl::create(const Config& config, const std::string& mesh_descript
 }
 
 void RunLog::Impl::write_pending() {
+  // A write that fails for want of space leaves HDF5's metadata cache unable to close the
+  // file (and the library crashes at exit): stop while the reserve still holds room to close.
+  struct statvfs st {};
+  const double need = 65536.0 + 1024.0 * static_cast<double>(pending.size() + pending_evals.size());
+  if (::statvfs(std::filesystem::absolute(path).parent_path().c_str(), &st) == 0 &&
+      static_cast<double>(st.f_bavail) * static_cast<double>(st.f_frsize) < need) {
+    reserve.release();
+    const herr_t closed = file.release();
+    fail(
+        "run log {}: the file system is full ({:.0f} KiB free); the log was closed{} without "
+        "the last {} step record(s)",
+        path, static_cast<double>(st.f_bavail) * static_cast<double>(st.f_frsize) / 1024.0,
+        closed < 0 ? " (the close failed too)" : "", pending.size());
+  }
   const hid_t f = file.get();
   // Taken out first: after a failed write the records are reported lost, not written twice.
   std::vector<StepRecord> records = std::move(pending);
@@ -385,9 +405,12 @@ RunLog::RunLog(const std::string& path, const Config& config, const std::string&
   const std::vector<std::string> hostnames = detail::gather_hostnames(s.comm);
   run_collectively(s.comm, [&] {
     if (s.rank != 0) return;
+    // The reserve first: on a file system without room for it, no HDF5 file is begun.
+    s.reserve = SpaceReserve(path, kCloseReserveBytes);
     try {
       in_log(s.path, [&] { s.create(config, mesh_description, hostnames, overwrite); });
     } catch (...) {
+      s.reserve.release();
       s.file.reset();
       throw;
     }
@@ -402,6 +425,7 @@ RunLog::~RunLog() {
   } catch (const std::exception& e) {
     log::warn("run log {}: records lost when closing: {}", impl_->path, e.what());
   }
+  impl_->reserve.release();  // room for the metadata the close writes
   if (H5Fclose(impl_->file.release()) < 0)
     log::warn("run log {}: closing the file failed: {}", impl_->path, h5::error_message());
 }
@@ -451,7 +475,8 @@ void RunLog::flush() {
   in_log(s.path, [&] { s.write_pending(); });
 }
 
-void RunLog::finish(const CommStats& stats, const std::map<std::string, double>& per_rank_figures) {
+void RunLog::finish(const CommStats& stats, const std::map<std::string, double>& per_rank_figures,
+                    const std::map<std::string, std::int64_t>& run_attributes) {
   ZOPTIMUS_ASSERT(impl_);
   Impl& s = *impl_;
   if (s.finished)
@@ -492,7 +517,9 @@ void RunLog::finish(const CommStats& stats, const std::map<std::string, double>&
           std::chrono::duration<double>(std::chrono::steady_clock::now() - s.start).count();
       h5::write_attribute(s.file, "end_time", utc_timestamp());
       h5::write_attribute(s.file, "wall_seconds", wall);
-      s.file.close();  // writes the metadata: a failure here is a failed log
+      for (const auto& [name, value] : run_attributes) h5::write_attribute(s.file, name, value);
+      s.reserve.release();  // room for the metadata the close writes
+      s.file.close();       // writes the metadata: a failure here is a failed log
     });
   });
 }

@@ -47,8 +47,10 @@ class RunLog {
 
   // Collective: gathers every rank's CommStats, peak RSS and per_rank_figures (the union of
   // the names over ranks; NaN where a rank has none) to rank 0, which writes /ranks, the
-  // end time, and closes the file. A failure on rank 0 throws AgreedError on every rank.
-  void finish(const CommStats& stats, const std::map<std::string, double>& per_rank_figures);
+  // end time, the run_attributes (int64 root attributes: run-wide counts that rank 0 gives),
+  // and closes the file. A failure on rank 0 throws AgreedError on every rank.
+  void finish(const CommStats& stats, const std::map<std::string, double>& per_rank_figures,
+              const std::map<std::string, std::int64_t>& run_attributes = {});
 
   const std::string& path() const;
   int n_perturb() const;

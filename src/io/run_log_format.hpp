@@ -10,7 +10,8 @@
 //                            (Kokkos default execution space), hostname (rank 0), hosts
 //                            (distinct hostnames, comma-separated), n_hosts (int32), version,
 //                            git_hash, build_type, compiler, kokkos, blas, hdf5, start_time
-//                            (ISO 8601 UTC); written by finish(): end_time, wall_seconds.
+//                            (ISO 8601 UTC); written by finish(): end_time, wall_seconds,
+//                            and the run_attributes given to it (int64; e.g. anderson_*).
 //   /steps                 attribute n_perturb (int32); one entry per appended StepRecord:
 //     step int64, seed uint64, lr float64, skipped int8,
 //     step_seconds forward_seconds comm_seconds rng_seconds update_seconds io_seconds float64
@@ -23,7 +24,7 @@
 //   /ranks                 written by finish(), each [world_size] with attributes min, avg, max
 //                          (min/max in the dataset's type, avg float64; NaN entries skipped):
 //     <axis>_<kind>_bytes_sent, _bytes_recv, _calls (int64), _seconds (float64) for every
-//       axis in {row, col, model, dp} and kind in CommStats::kind_name (e.g. row_bcast_calls)
+//       axis in {row, col, model, dp, world} and kind in CommStats::kind_name (row_bcast_calls)
 //     peak_rss_bytes int64
 //     <figure> float64 for each per-rank extra figure (NaN on ranks that did not report it)
 //
@@ -37,22 +38,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "optim/step_record.hpp"
+
 namespace zoptimus {
 
 inline constexpr const char* kRunLogFormat = "zoptimus-runlog";
 inline constexpr int kRunLogFormatVersion = 1;
-
-struct StepRecord {
-  std::int64_t step = 0;
-  std::uint64_t seed = 0;  // step seed (perturbation directions regenerate from it)
-  std::vector<double> loss_plus, loss_minus, projected_grad;  // one per perturbation (n_perturb)
-  double lr = 0;
-  double step_seconds = 0, forward_seconds = 0, comm_seconds = 0, rng_seconds = 0,
-         update_seconds = 0, io_seconds = 0;
-  bool skipped = false;                     // NaN/Inf step
-  std::vector<std::int32_t> active_layers;  // LeZO subset (empty = all)
-  std::vector<double> anderson_coeffs;      // Anderson: coefficients applied this step
-};
 
 namespace run_log_fields {
 

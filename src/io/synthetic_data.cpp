@@ -18,7 +18,7 @@ Batch synthetic_batch(const DataConfig& data, int vocab, int replica, int dp, st
   b.tokens.resize(static_cast<std::size_t>(b.batch) * b.seq);
   b.targets.resize(b.tokens.size());
   const std::uint64_t seed = static_cast<std::uint64_t>(data.seed);
-  const bool classify = data.task == "classification";
+  const bool classify = data.task == Task::Classification;
   // Classification: two label words at the top of the vocabulary; the label is a property
   // of the prompt's first token so that it is learnable.
   if (classify) b.label_words = {vocab - 2, vocab - 1};

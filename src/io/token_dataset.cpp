@@ -71,6 +71,8 @@ TokenDataset::TokenDataset(const std::string& path, const std::string& task, int
   info_.path = path;
   const std::string where = fmt::format("token dataset '{}'", path);
   std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    fail("{} (data.path): is a directory, expected an HDF5 token dataset file", where);
   if (!std::filesystem::is_regular_file(path, ec))
     fail("{} (data.path): no such file; build one with `zoptimus data`", where);
   const h5::QuietErrors quiet_hdf5;

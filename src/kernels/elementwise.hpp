@@ -1,11 +1,10 @@
 // Element-wise kernels of the transformer: bias, activation, residual.
 #pragma once
 
+#include "core/choices.hpp"
 #include "core/types.hpp"
 
 namespace zoptimus {
-
-enum class Activation { Relu, Gelu };
 
 // y(t, j) += bias(0, j)
 void add_bias(Matrix y, ConstMatrix bias);

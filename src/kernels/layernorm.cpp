@@ -1,20 +1,28 @@
 // LayerNorm kernels (see layernorm.hpp).
 #include "kernels/layernorm.hpp"
 
+#include "kernels/kernel_times.hpp"
 #include "kernels/kokkos_math.hpp"
+#include "kernels/lane_reduce.hpp"
+#include "kernels/row_loop.hpp"
 
 namespace zoptimus {
 
 void layernorm_partial_stats(ConstMatrix x, LayerNormStats stats) {
+  KernelTimer timer(KernelKind::LayerNorm);
   const int cols = static_cast<int>(x.extent(1));
   Kokkos::parallel_for(
       "zoptimus::layernorm_partial_stats", Kokkos::RangePolicy<ExecSpace>(0, x.extent(0)),
       KOKKOS_LAMBDA(const int t) {
         double s = 0, s2 = 0;
-        for (int j = 0; j < cols; ++j) {
-          const double v = x(t, j);
-          s += v;
-          s2 += v * v;
+        if constexpr (kHostMemory) {
+          lanes::sum_and_squares(&x(t, 0), cols, s, s2);
+        } else {
+          for (int j = 0; j < cols; ++j) {
+            const double v = x(t, j);
+            s += v;
+            s2 += v * v;
+          }
         }
         stats(t, 0) = s;
         stats(t, 1) = s2;
@@ -23,6 +31,7 @@ void layernorm_partial_stats(ConstMatrix x, LayerNormStats stats) {
 
 void layernorm_apply(ConstMatrix x, LayerNormStats stats, int hidden_global, ConstMatrix gamma,
                      ConstMatrix beta, double eps, Matrix y) {
+  KernelTimer timer(KernelKind::LayerNorm);
   const int cols = static_cast<int>(x.extent(1));
   const double inv_h = 1.0 / hidden_global;
   Kokkos::parallel_for(

@@ -1,39 +1,21 @@
-// Local GEMM: CBLAS for host memory and, on CUDA builds, cuBLAS for device memory.
+// Local GEMM dispatch: checks shapes and hands host memory to the CBLAS backend and device
+// memory to the cuBLAS backend (one file each, see gemm_backend.hpp).
 #include "linalg/gemm.hpp"
 
 #include <algorithm>
 #include <climits>
 #include <cstddef>
 
-#include <cblas.h>
-
-#ifdef ZOPTIMUS_HAVE_CUDA
-#include <cublas_v2.h>
-#include <cuda_runtime.h>
-#endif
-
+#include "core/device_context.hpp"
 #include "core/error.hpp"
+#include "linalg/blas_handle.hpp"
+#include "linalg/gemm_backend.hpp"
 
 namespace zoptimus {
 namespace {
 
-CBLAS_TRANSPOSE cblas_op(Trans t) {
-  return t == Trans::Yes ? CblasTrans : CblasNoTrans;
-}
-
 const char* op_name(Trans t) {
   return t == Trans::Yes ? "^T" : "";
-}
-
-// C = beta C on an m x n row-major block (the k == 0 case of GEMM).
-void scale_host(int m, int n, float beta, float* c, int ldc) {
-  for (int i = 0; i < m; ++i) {
-    float* row = c + static_cast<std::ptrdiff_t>(i) * ldc;
-    if (beta == 0.0f)
-      std::fill(row, row + n, 0.0f);
-    else if (beta != 1.0f)
-      for (int j = 0; j < n; ++j) row[j] *= beta;
-  }
 }
 
 // Row stride of a row-major View, at least its width (BLAS needs ld >= max(1, cols)).
@@ -54,42 +36,10 @@ int as_int(std::size_t x, const char* what) {
 
 }  // namespace
 
-#ifdef ZOPTIMUS_HAVE_CUDA
-namespace detail {
-
-// ------------------------------ CUDA (device memory) ------------------------------
-// cuBLAS is column-major. A row-major X[r,c] with row stride ld is, read column-major, X^T
-// with the same ld, so row-major C = op(A) op(B) is computed as C^T = op(B)^T op(A)^T:
-// swap the operands and m/n, keep each op and each leading dimension.
-void gemm_cublas(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda,
-                 const float* b, int ldb, float beta, float* c, int ldc, cudaStream_t stream) {
-  static cublasHandle_t handle = [] {
-    cublasHandle_t h = nullptr;
-    if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) fail("cublasCreate failed");
-    return h;
-  }();
-  cublasSetStream(handle, stream);
-  const cublasOperation_t op_a = ta == Trans::Yes ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const cublasOperation_t op_b = tb == Trans::Yes ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const cublasStatus_t st =
-      cublasSgemm(handle, op_b, op_a, n, m, k, &alpha, b, ldb, a, lda, &beta, c, ldc);
-  if (st != CUBLAS_STATUS_SUCCESS)
-    fail("cublasSgemm failed (status {}) for m={} n={} k={}", static_cast<int>(st), m, n, k);
-}
-
-}  // namespace detail
-#endif  // ZOPTIMUS_HAVE_CUDA
-
 void gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda,
           const float* b, int ldb, float beta, float* c, int ldc) {
   if (m < 0 || n < 0 || k < 0) fail("gemm: negative size m={} n={} k={}", m, n, k);
-  if (m == 0 || n == 0) return;
-  if (k == 0) {
-    scale_host(m, n, beta, c, ldc);
-    return;
-  }
-  cblas_sgemm(CblasRowMajor, cblas_op(ta), cblas_op(tb), m, n, k, alpha, a, lda, b, ldb, beta, c,
-              ldc);
+  detail::gemm_cblas(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void gemm(Trans ta, Trans tb, float alpha, ConstMatrix a, ConstMatrix b, float beta, Matrix c) {
@@ -111,9 +61,11 @@ void gemm(Trans ta, Trans tb, float alpha, ConstMatrix a, ConstMatrix b, float b
 #if defined(ZOPTIMUS_HAVE_CUDA) && defined(KOKKOS_ENABLE_CUDA)
     if (mi == 0 || ni == 0) return;
     // k == 0: cuBLAS follows BLAS and only scales C by beta.
-    detail::gemm_cublas(ta, tb, mi, ni, ki, alpha, a.data(), leading_dim(a), b.data(),
-                        leading_dim(b), beta, c.data(), leading_dim(c),
-                        Kokkos::Cuda().cuda_stream());
+    // On the context's compute instance, so the GEMM is ordered with the kernels around it.
+    DeviceContext& context = DeviceContext::current();
+    detail::gemm_cublas(blas_handle(context).cublas(), context.compute().cuda_stream(), ta, tb, mi,
+                        ni, ki, alpha, a.data(), leading_dim(a), b.data(), leading_dim(b), beta,
+                        c.data(), leading_dim(c));
 #else
     fail("gemm: matrices live in a memory space this build has no BLAS for");
 #endif

@@ -96,8 +96,10 @@ Matrix SummaWorkspace::get(Slot slot, std::size_t rows, std::size_t cols) {
   ZOPTIMUS_ASSERT(slot >= 0 && slot < kSlotCount);
   Vector& buf = buffers_[slot];
   const std::size_t n = rows * cols;
-  if (buf.extent(0) < n)
+  if (buf.extent(0) < n) {
     buf = Vector(Kokkos::view_alloc(Kokkos::WithoutInitializing, "zoptimus::summa_workspace"), n);
+    lease_.set(static_cast<std::int64_t>(bytes()));
+  }
   return Matrix(buf.data(), rows, cols);
 }
 
@@ -109,6 +111,7 @@ std::size_t SummaWorkspace::bytes() const {
 
 void SummaWorkspace::release() {
   for (auto& buf : buffers_) buf = Vector();
+  lease_.set(0);
 }
 
 void summa_ab(Collectives& coll, SummaVariant variant, ConstMatrix a, ConstMatrix b, Matrix c,

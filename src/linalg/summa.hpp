@@ -1,4 +1,4 @@
-// Distributed GEMMs on the q x q mesh (DESIGN.md §5): SUMMA C = A B in two variants, and
+// Distributed GEMMs on the q x q mesh (docs/design.md): SUMMA C = A B in two variants, and
 // the Optimus C = A B^T; with the per-rank traffic each one moves, in closed form.
 #pragma once
 
@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/types.hpp"
+#include "core/workspace_registry.hpp"
 #include "parallel/collectives.hpp"
 
 namespace zoptimus {
@@ -30,6 +31,7 @@ class SummaWorkspace {
 
  private:
   std::array<Vector, kSlotCount> buffers_;
+  WorkspaceLease lease_{WorkspacePurpose::SummaPanels};
 };
 
 // Global shapes: A [M, K], B [K, N], C [M, N]; rank (r, c) holds the blocks A_rc [M/q, K/q],

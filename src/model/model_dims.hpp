@@ -18,6 +18,10 @@ struct ModelDims {
   static ModelDims from_config(const ModelConfig& m);
 };
 
+// The model family this decoder implements; checkpoints record it in /model (files written
+// before the attribute existed are this family).
+inline constexpr const char* kModelFamily = "opt";
+
 // OPT's learned positions are stored with an offset of 2 rows.
 inline constexpr int kPositionOffset = 2;
 

@@ -14,7 +14,7 @@ ModelDims ModelDims::from_config(const ModelConfig& m) {
   d.ffn = m.ffn;
   d.max_positions = m.max_positions;
   d.head_dim = m.hidden / m.heads;
-  d.activation = m.activation == "gelu" ? Activation::Gelu : Activation::Relu;
+  d.activation = m.activation;
   d.layernorm_eps = m.layernorm_eps;
   return d;
 }

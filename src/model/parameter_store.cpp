@@ -34,6 +34,7 @@ void ParameterStore::add(TensorInfo info) {
     if (t.name == info.name) fail("internal error: parameter '{}' added twice", info.name);
   info.id = static_cast<int>(infos_.size());
   data_.emplace_back(Matrix("zoptimus::param::" + info.name, info.local_rows(), info.local_cols()));
+  lease_.add(WorkspaceLease::bytes_of(data_.back()));
   infos_.push_back(std::move(info));
 }
 

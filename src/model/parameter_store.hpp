@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/types.hpp"
+#include "core/workspace_registry.hpp"
 
 namespace zoptimus {
 
@@ -46,6 +47,11 @@ struct TensorInfo {
 
 class ParameterStore {
  public:
+  // purpose: what the blocks count as in the WorkspaceRegistry (a momentum buffer is ZO
+  // scratch, not parameters).
+  explicit ParameterStore(WorkspacePurpose purpose = WorkspacePurpose::Parameters)
+      : lease_(purpose) {}
+
   // Adds a tensor; ids are assigned in insertion order, which must not depend on the mesh.
   void add(TensorInfo info);
 
@@ -69,6 +75,7 @@ class ParameterStore {
  private:
   std::vector<TensorInfo> infos_;
   std::vector<Matrix> data_;
+  WorkspaceLease lease_;
 };
 
 }  // namespace zoptimus

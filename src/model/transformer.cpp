@@ -40,12 +40,6 @@ std::int64_t bytes_of(const View& v) {
 }
 }  // namespace
 
-SummaChoice parse_summa_choice(const std::string& name) {
-  if (name == "standard") return SummaChoice::Standard;
-  if (name == "weight_stationary") return SummaChoice::WeightStationary;
-  return SummaChoice::Auto;
-}
-
 std::int64_t Transformer::StreamBuffers::bytes() const {
   return bytes_of(x) + bytes_of(h) + bytes_of(qkv) + bytes_of(attn) + bytes_of(tmp) +
          bytes_of(ffn) + bytes_of(final_) + bytes_of(logits) + bytes_of(targets) +
@@ -99,6 +93,7 @@ void Transformer::allocate_stream(int s) {
   a.ce_max = TokenValues(p + "ce_max", T);
   a.ce_sum = TokenValues(p + "ce_sum", T);
   a.ce_target = TokenValues(p + "ce_target", T);
+  activations_lease_.set(activation_bytes());
 }
 
 int Transformer::embed_vocab_offset() const {
@@ -154,7 +149,7 @@ void Transformer::all_layernorm(int n, Matrix StreamBuffers::*in, Matrix StreamB
 }
 
 void Transformer::matmul(ConstMatrix x, ConstMatrix W, Matrix y, bool row_parallel) {
-  Timer t;
+  PhaseTimer t(phase::kGemm);
   if (two_d()) {
     if (summa_choice_ == SummaChoice::Auto)
       summa_ab(comm_, x, W, y, summa_ws_);  // the variant that moves fewer bytes
@@ -193,7 +188,7 @@ void Transformer::forward(const std::vector<const Batch*>& batches, WeightSource
     fail("internal error: {} batches for a weight source with {} streams", n, w.streams());
   for (int s = 0; s < n; ++s) allocate_stream(s);
   streams_in_last_forward_ = n;
-  Timer total;
+  PhaseTimer total(phase::kForward);
   const double gemm_before = times_.gemm;
   w.begin_pass();
   using SB = StreamBuffers;
@@ -224,7 +219,7 @@ void Transformer::forward(const std::vector<const Batch*>& batches, WeightSource
 void Transformer::compute_logits(WeightSource& w) {
   const BlockPair E = w.pass_blocks(embed_id_);
   for (int s = 0; s < streams_in_last_forward_; ++s) {
-    Timer t;
+    PhaseTimer t(phase::kGemm);
     StreamBuffers& a = act_[s];
     if (two_d())
       summa_abt(comm_, a.final_, E[s], a.logits, summa_ws_);

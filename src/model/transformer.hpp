@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/types.hpp"
+#include "core/workspace_registry.hpp"
 #include "kernels/cross_entropy.hpp"
 #include "kernels/layernorm.hpp"
 #include "linalg/summa.hpp"
@@ -22,9 +23,8 @@
 
 namespace zoptimus {
 
-// Which SUMMA variant the 2D linear layers use: per GEMM by moved bytes (Auto), or forced.
-enum class SummaChoice { Auto, Standard, WeightStationary };
-SummaChoice parse_summa_choice(const std::string& name);
+// SummaChoice (core/choices.hpp): which SUMMA variant the 2D linear layers use, per GEMM
+// by moved bytes (Auto) or forced.
 
 // Accumulated time (seconds) spent in the parts of the forward pass.
 struct ForwardTimes {
@@ -128,6 +128,7 @@ class Transformer {
   TokenVector tokens_;
   SummaWorkspace summa_ws_;
   ForwardTimes times_;
+  WorkspaceLease activations_lease_{WorkspacePurpose::Activations};
 };
 
 }  // namespace zoptimus

@@ -45,11 +45,9 @@ void pad(std::vector<double>& v, std::size_t n) {
 
 }  // namespace
 
-AndersonMixer::AndersonMixer(const Config& config, const ParameterStore& params, MPI_Comm world)
-    : cfg_(config.optim.anderson),
-      n_perturb_(config.optim.n_perturb),
-      params_(params),
-      world_(world) {
+AndersonMixer::AndersonMixer(const AndersonConfig& config, int n_perturb,
+                             const ParameterStore& params, Collectives& comm)
+    : cfg_(config), n_perturb_(n_perturb), params_(params), comm_(comm) {
   for (const auto& t : params.tensors())
     entries_per_tensor_.push_back(static_cast<double>(t.global_size()));
 }
@@ -61,12 +59,19 @@ void AndersonMixer::restart() {
   dx_.clear();
   losses_.clear();
   ++restarts_;
+  ++stats_.restarts;
+}
+
+void AndersonMixer::masks_changed() {
+  if (dirs_.empty()) return;
+  restart();
+  ++stats_.restart_masks;
 }
 
 std::vector<double> AndersonMixer::gram(const std::vector<int>& dirs,
                                         const std::vector<float>& thresholds) {
   const int K = static_cast<int>(dirs.size());
-  if (cfg_.gram == "diag") {
+  if (cfg_.gram == GramMode::Diag) {
     // z_a . z_b ~ (entries z_a lives on) delta_ab: independent Gaussian directions.
     std::vector<double> M(static_cast<std::size_t>(K) * K, 0.0);
     for (int a = 0; a < K; ++a) {
@@ -87,7 +92,7 @@ std::vector<double> AndersonMixer::gram(const std::vector<int>& dirs,
       active.push_back(dirs_[d].active.empty() ? std::vector<char>(params_.size(), 1)
                                                : dirs_[d].active);
   }
-  return direction_gram(params_, seeds, active, thresholds, world_);
+  return direction_gram(params_, seeds, active, thresholds, comm_);
 }
 
 ZoUpdate AndersonMixer::next(std::int64_t step, const std::vector<std::uint64_t>& seeds,
@@ -162,11 +167,16 @@ ZoUpdate AndersonMixer::next(std::int64_t step, const std::vector<std::uint64_t>
     for (double v : gamma) gnorm += v * v;
     if (!ok || std::sqrt(gnorm) > cfg_.max_gamma_norm) {
       restart_now = true;  // ill-conditioned: take the plain step, forget the history
+      ++(ok ? stats_.gamma_norm : stats_.singular);
+      ++(ok ? stats_.restart_gamma_norm : stats_.restart_singular);
     } else {
+      ++stats_.mixed;
       gamma_ = gamma;
       for (int j = 0; j < mk; ++j)
         for (std::size_t i = 0; i < D; ++i) dx[i] -= gamma[j] * (dX[j][i] + cfg_.beta * dF[j][i]);
     }
+  } else {
+    ++stats_.no_history;
   }
 
   // The update: theta += sum_d dx_d z_d, i.e. coefficients -dx with lr = 1.
@@ -197,10 +207,16 @@ ZoUpdate AndersonMixer::next(std::int64_t step, const std::vector<std::uint64_t>
       recent += losses_[losses_.size() - 1 - i];
       before += losses_[losses_.size() - 1 - w - i];
     }
-    if (recent > before) restart_now = true;  // the running mean rose over the window
+    if (recent > before) {  // the running mean rose over the window
+      restart_now = true;
+      ++stats_.restart_loss_rise;
+    }
     losses_.pop_front();
   }
-  if (step - anchor_step_ + 1 >= 2 * w) restart_now = true;  // bound the span of directions
+  if (step - anchor_step_ + 1 >= 2 * w) {  // bound the span of directions
+    restart_now = true;
+    ++stats_.restart_period;
+  }
   if (restart_now) restart();
   return u;
 }

@@ -1,4 +1,4 @@
-// Anderson extrapolation (type II, Walker-Ni) on top of ZO-SGD, DESIGN.md §6. The ZO step is
+// Anderson extrapolation (type II, Walker-Ni) on top of ZO-SGD, docs/design.md. The ZO step is
 // the fixed-point map T(x) = x - lr g(x); residual f_k = T(x_k) - x_k = -lr (1/n) sum_p g_p z_p.
 // With window m:  gamma = argmin || f_k - dF gamma ||  via the regularised normal equations
 // (dF^T dF + lambda ||dF^T dF|| I) gamma = dF^T f_k  (in double), and
@@ -18,17 +18,19 @@
 #include <string>
 #include <vector>
 
-#include <mpi.h>
-
 #include "core/config.hpp"
 #include "model/parameter_store.hpp"
+#include "optim/anderson_stats.hpp"
 #include "optim/zo_weights.hpp"
+#include "parallel/collectives.hpp"
 
 namespace zoptimus {
 
 class AndersonMixer {
  public:
-  AndersonMixer(const Config& config, const ParameterStore& params, MPI_Comm world);
+  // n_perturb: directions per step (optim.n_perturb); Gram sums are reduced over the world.
+  AndersonMixer(const AndersonConfig& config, int n_perturb, const ParameterStore& params,
+                Collectives& comm);
 
   // The update to apply after step `step` measured g (one per perturbation, seeds given) with
   // learning rate lr on the tensors in `active` (empty: all). thresholds: Sparse-MeZO masks.
@@ -48,6 +50,10 @@ class AndersonMixer {
   void load(const std::map<std::string, std::vector<double>>& reals,
             const std::map<std::string, std::vector<std::int64_t>>& integers);
   int restarts() const { return restarts_; }
+  const AndersonStats& stats() const { return stats_; }  // this run (not checkpointed)
+  // Sparse-MeZO recomputed its thresholds: the history's directions, regenerated under the
+  // new masks, are no longer the steps that were taken, so the history restarts.
+  void masks_changed();
 
  private:
   struct Direction {
@@ -61,7 +67,7 @@ class AndersonMixer {
   AndersonConfig cfg_;
   int n_perturb_;
   const ParameterStore& params_;
-  MPI_Comm world_;
+  Collectives& comm_;                       // the Gram's world allreduce
   std::vector<double> entries_per_tensor_;  // global sizes, for the diagonal Gram
 
   std::vector<Direction> dirs_;         // directions since the anchor
@@ -72,6 +78,7 @@ class AndersonMixer {
   std::int64_t anchor_step_ = 0;
   int restarts_ = 0;
   std::vector<double> logged_, gamma_;
+  AndersonStats stats_;
 };
 
 }  // namespace zoptimus

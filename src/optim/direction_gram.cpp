@@ -116,7 +116,7 @@ void gram_sums(const Pass& pass, const Policy& policy, Kokkos::View<double*, Hos
 std::vector<double> direction_gram(const ParameterStore& params,
                                    const std::vector<std::uint64_t>& seeds,
                                    const std::vector<std::vector<char>>& active,
-                                   const std::vector<float>& thresholds, MPI_Comm world) {
+                                   const std::vector<float>& thresholds, Collectives& comm) {
   const int K = static_cast<int>(seeds.size());
   if (K > kMaxGramDirections)
     fail(
@@ -140,6 +140,8 @@ std::vector<double> direction_gram(const ParameterStore& params,
         mask_bits(thresholds.empty() ? std::numeric_limits<float>::infinity() : thresholds[t.id]);
     const int vr = static_cast<int>(t.valid_rows()), vc = static_cast<int>(t.valid_cols());
     Kokkos::View<double*, HostSpace> sums("zoptimus::gram_sums", k * (k + 1) / 2);
+    // The passes extend `common` (their base): initialise them from it, so that a field added
+    // to or reordered in GramSums cannot shift the others (brace elision would).
     const GramSums common{k * (k + 1) / 2,
                           params.data(t.id),
                           dev,
@@ -154,34 +156,11 @@ std::vector<double> direction_gram(const ParameterStore& params,
     if constexpr (Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace,
                                              MemSpace>::accessible) {
       const int chunks = row_chunks(vc);
-      const GramRows pass{k * (k + 1) / 2,
-                          params.data(t.id),
-                          dev,
-                          k,
-                          static_cast<std::uint64_t>(t.id),
-                          t.row_offset(),
-                          t.col_offset(),
-                          t.cols,
-                          vr,
-                          vc,
-                          chunks,
-                          h};
+      const GramRows pass{common, chunks};
       gram_sums(pass, Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>(0, vr * chunks), sums);
     } else {
       const int quads = (static_cast<int>(t.local_cols()) + 3) / 4 + 1;
-      const GramPass pass{k * (k + 1) / 2,
-                          params.data(t.id),
-                          dev,
-                          k,
-                          static_cast<std::uint64_t>(t.id),
-                          t.row_offset(),
-                          t.col_offset(),
-                          t.cols,
-                          vr,
-                          vc,
-                          static_cast<int>(t.local_cols()),
-                          quads,
-                          h};
+      const GramPass pass{common, static_cast<int>(t.local_cols()), quads};
       gram_sums(pass, Kokkos::RangePolicy<ExecSpace>(0, vr * quads), sums);
     }
     int slot = 0;
@@ -191,7 +170,7 @@ std::vector<double> direction_gram(const ParameterStore& params,
         if (a != b) gram[on[b] * K + on[a]] += sums(slot);
       }
   }
-  MPI_Allreduce(MPI_IN_PLACE, gram.data(), K * K, MPI_DOUBLE, MPI_SUM, world);
+  comm.allreduce_sum(Axis::World, gram.data(), gram.size());
   return gram;
 }
 

@@ -6,9 +6,8 @@
 #include <cstdint>
 #include <vector>
 
-#include <mpi.h>
-
 #include "model/parameter_store.hpp"
+#include "parallel/collectives.hpp"
 
 namespace zoptimus {
 
@@ -16,10 +15,11 @@ inline constexpr int kMaxGramDirections = 32;
 
 // seeds: the directions; active[a][tensor id]: whether direction a lives on that tensor
 // (empty: everywhere); thresholds: Sparse-MeZO masks evaluated on the current weights
-// (+inf: dense). Returns the symmetric K x K matrix, row-major. Collective over `world`.
+// (+inf: dense). Returns the symmetric K x K matrix, row-major. Collective over the world
+// (Axis::World of `comm`).
 std::vector<double> direction_gram(const ParameterStore& params,
                                    const std::vector<std::uint64_t>& seeds,
                                    const std::vector<std::vector<char>>& active,
-                                   const std::vector<float>& thresholds, MPI_Comm world);
+                                   const std::vector<float>& thresholds, Collectives& comm);
 
 }  // namespace zoptimus

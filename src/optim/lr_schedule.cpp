@@ -6,13 +6,13 @@
 
 namespace zoptimus {
 
-double scheduled_lr(const std::string& schedule, double base_lr, int warmup_steps, int total_steps,
+double scheduled_lr(LrSchedule schedule, double base_lr, int warmup_steps, int total_steps,
                     long step) {
   if (warmup_steps > 0 && step < warmup_steps) return base_lr * (step + 1) / warmup_steps;
-  if (schedule == "constant" || total_steps <= warmup_steps) return base_lr;
+  if (schedule == LrSchedule::Constant || total_steps <= warmup_steps) return base_lr;
   const double progress =
       std::clamp(static_cast<double>(step - warmup_steps) / (total_steps - warmup_steps), 0.0, 1.0);
-  if (schedule == "linear") return base_lr * (1.0 - progress);
+  if (schedule == LrSchedule::Linear) return base_lr * (1.0 - progress);
   return base_lr * 0.5 * (1.0 + std::cos(3.14159265358979323846 * progress));  // cosine
 }
 

@@ -23,11 +23,13 @@ struct StepDirections {
 }  // namespace
 
 void replay_trajectory(const Config& config, const Mesh& mesh, ParameterStore& params,
-                       const std::vector<ReplayStep>& steps, const ReplayStart& start) {
+                       const std::vector<StepRecord>& steps, const ReplayStart& start) {
   const OptimConfig& o = config.optim;
+  CommStats stats;  // the threshold counts' allreduces; replay reports no traffic
+  Collectives comm(mesh, stats);
   std::vector<float> thresholds = start.thresholds;
-  if (o.method == "sparse_mezo" && thresholds.empty())
-    thresholds = sparse_thresholds(params, o.sparsity, mesh.world());
+  if (o.method == ZoMethod::SparseMezo && thresholds.empty())
+    thresholds = sparse_thresholds(params, o.sparsity, comm);
   ZoWeights weights(params, o.eps, o.weight_decay, o.momentum, std::move(thresholds));
   if (start.momentum && weights.velocity())
     for (const auto& t : params.tensors())
@@ -39,8 +41,8 @@ void replay_trajectory(const Config& config, const Mesh& mesh, ParameterStore& p
     for (const auto& t : params.tensors()) active.push_back(t.layer < 0 || on[t.layer]);
     return active;
   };
-  std::map<std::int64_t, const ReplayStep*> logged;
-  for (const ReplayStep& s : steps) logged[s.step] = &s;
+  std::map<std::int64_t, const StepRecord*> logged;
+  for (const StepRecord& s : steps) logged[s.step] = &s;
   const auto run_seed = static_cast<std::uint64_t>(config.run.seed);
   auto directions = [&](std::int64_t j) {
     StepDirections d;
@@ -52,22 +54,22 @@ void replay_trajectory(const Config& config, const Mesh& mesh, ParameterStore& p
       return d;
     }
     for (int p = 0; p < o.n_perturb; ++p) d.seeds.push_back(perturbation_seed(run_seed, j, p));
-    if (o.method == "lezo")
+    if (o.method == ZoMethod::Lezo)
       d.layers = choose_active_layers(perturbation_seed(run_seed, j, -1), config.model.layers,
                                       active_layer_count(o.active_layers, config.model.layers));
     return d;
   };
 
-  for (const ReplayStep& s : steps) {
-    if (o.method == "sparse_mezo" && o.sparse_refresh > 0 && s.step > 0 &&
+  for (const StepRecord& s : steps) {
+    if (o.method == ZoMethod::SparseMezo && o.sparse_refresh > 0 && s.step > 0 &&
         s.step % o.sparse_refresh == 0)  // as the run did, from the weights at this step
-      weights.set_thresholds(sparse_thresholds(params, o.sparsity, mesh.world()));
+      weights.set_thresholds(sparse_thresholds(params, o.sparsity, comm));
     if (s.skipped) continue;
     ZoUpdate u;
-    if (!s.anderson.empty()) {
+    if (!s.anderson_coeffs.empty()) {
       // Anderson's update combines the directions of the (not skipped) steps since its anchor.
-      const auto anchor = static_cast<std::int64_t>(s.anderson[0]);
-      const auto D = static_cast<std::size_t>(s.anderson[1]);
+      const auto anchor = static_cast<std::int64_t>(s.anderson_coeffs[0]);
+      const auto D = static_cast<std::size_t>(s.anderson_coeffs[1]);
       u.lr = 1.0;
       std::vector<StepDirections> window;
       bool subsets = false;
@@ -78,10 +80,10 @@ void replay_trajectory(const Config& config, const Mesh& mesh, ParameterStore& p
         for (std::uint64_t seed : d.seeds) u.seeds.push_back(seed);
         window.push_back(std::move(d));
       }
-      if (u.seeds.size() != D || s.anderson.size() != D + 2)
+      if (u.seeds.size() != D || s.anderson_coeffs.size() != D + 2)
         fail("replay: Anderson record of step {} has {} coefficients for {} directions", s.step,
-             s.anderson.size() - 2, u.seeds.size());
-      for (std::size_t d = 0; d < D; ++d) u.coeffs.push_back(-s.anderson[2 + d]);
+             s.anderson_coeffs.size() - 2, u.seeds.size());
+      for (std::size_t d = 0; d < D; ++d) u.coeffs.push_back(-s.anderson_coeffs[2 + d]);
       if (subsets)
         for (const StepDirections& d : window)
           for (std::size_t p = 0; p < d.seeds.size(); ++p)

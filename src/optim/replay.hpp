@@ -8,21 +8,10 @@
 
 #include "core/config.hpp"
 #include "model/parameter_store.hpp"
+#include "optim/step_record.hpp"
 #include "parallel/mesh.hpp"
 
 namespace zoptimus {
-
-struct ReplayStep {
-  std::int64_t step = 0;
-  std::vector<std::uint64_t> seeds;
-  std::vector<double> projected_grad;
-  std::vector<int> active_layers;  // LeZO subset; empty = all
-  double lr = 0;
-  bool skipped = false;
-  // Anderson: [anchor step, directions D, then D coefficients of x_{k+1} - x_k] over the
-  // directions of steps anchor..step (n_perturb each, in order); empty for a plain step.
-  std::vector<double> anderson;
-};
 
 // Optimizer state at the first replayed step, for runs that restarted from a checkpoint.
 struct ReplayStart {
@@ -30,11 +19,12 @@ struct ReplayStart {
   const ParameterStore* momentum = nullptr;  // nullptr: zero velocity
 };
 
-// Applies the steps in order to `params` (which must hold the weights the logged run started
+// Applies the steps in order (their seeds, projected_grad, lr, active_layers, skipped and
+// anderson_coeffs) to `params` (which must hold the weights the logged run started
 // from). Sparse-MeZO thresholds come from `start` or, as the run did, from those weights.
 // Directions of steps before the log (an Anderson window reaching back past a restart) are
 // regenerated from the run seed, as the run generated them.
 void replay_trajectory(const Config& config, const Mesh& mesh, ParameterStore& params,
-                       const std::vector<ReplayStep>& steps, const ReplayStart& start = {});
+                       const std::vector<StepRecord>& steps, const ReplayStart& start = {});
 
 }  // namespace zoptimus

@@ -34,17 +34,17 @@ long long local_count_below(const ParameterStore& params, int id, float h) {
 
 }  // namespace
 
-std::vector<long long> count_below(const ParameterStore& params,
-                                   const std::vector<float>& thresholds, MPI_Comm world) {
+std::vector<std::int64_t> count_below(const ParameterStore& params,
+                                      const std::vector<float>& thresholds, Collectives& comm) {
   const int n = static_cast<int>(params.size());
-  std::vector<long long> counts(n);
+  std::vector<std::int64_t> counts(n);
   for (int k = 0; k < n; ++k) counts[k] = local_count_below(params, k, thresholds[k]);
-  MPI_Allreduce(MPI_IN_PLACE, counts.data(), n, MPI_LONG_LONG, MPI_SUM, world);
+  comm.allreduce_sum(Axis::World, counts.data(), counts.size());
   return counts;
 }
 
 std::vector<float> sparse_thresholds(const ParameterStore& params, double sparsity,
-                                     MPI_Comm world) {
+                                     Collectives& comm) {
   const int n = static_cast<int>(params.size());
   std::vector<long long> target(n);
   for (int k = 0; k < n; ++k)
@@ -55,7 +55,7 @@ std::vector<float> sparse_thresholds(const ParameterStore& params, double sparsi
   std::vector<float> mid(n);
   for (int iter = 0; iter < 32; ++iter) {
     for (int k = 0; k < n; ++k) mid[k] = from_bits(lo[k] + (hi[k] - lo[k]) / 2);
-    const std::vector<long long> c = count_below(params, mid, world);
+    const std::vector<std::int64_t> c = count_below(params, mid, comm);
     for (int k = 0; k < n; ++k) {
       const std::uint32_t m = lo[k] + (hi[k] - lo[k]) / 2;
       if (c[k] >= target[k])

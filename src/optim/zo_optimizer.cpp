@@ -10,71 +10,62 @@
 
 namespace zoptimus {
 
-double ZoStepResult::loss() const {
-  double s = 0;
-  for (std::size_t p = 0; p < loss_plus.size(); ++p) s += 0.5 * (loss_plus[p] + loss_minus[p]);
-  return loss_plus.empty() ? 0.0 : s / loss_plus.size();
-}
-
-ZoOptimizer::ZoOptimizer(const Config& config, ModelSession& session)
-    : config_(config), session_(session) {
-  const OptimConfig& o = config.optim;
-  weights_ = std::make_unique<ZoWeights>(session.model().params(), o.eps, o.weight_decay,
-                                         o.momentum, std::vector<float>{});
-  thresholds_ready_ = o.method != "sparse_mezo";
+ZoOptimizer::ZoOptimizer(const OptimConfig& optim, const RunConfig& run, ParameterStore& params,
+                         int layers, Collectives& comm)
+    : optim_(optim), run_(run), params_(params), layers_(layers), comm_(comm) {
+  const OptimConfig& o = optim_;
+  weights_ =
+      std::make_unique<ZoWeights>(params_, o.eps, o.weight_decay, o.momentum, std::vector<float>{});
+  thresholds_ready_ = o.method != ZoMethod::SparseMezo;
   if (o.anderson.m > 0 || o.anderson.beta != 1.0)
-    anderson_ =
-        std::make_unique<AndersonMixer>(config, session.model().params(), session.mesh().world());
+    anderson_ = std::make_unique<AndersonMixer>(o.anderson, o.n_perturb, params_, comm_);
 }
 
 void ZoOptimizer::ensure_thresholds() {
   // From the weights the run starts from (initialised, imported or restored), once.
   if (thresholds_ready_) return;
-  weights_->set_thresholds(sparse_thresholds(session_.model().params(), config_.optim.sparsity,
-                                             session_.mesh().world()));
+  weights_->set_thresholds(sparse_thresholds(params_, optim_.sparsity, comm_));
   thresholds_ready_ = true;
 }
 
 std::vector<char> ZoOptimizer::active_tensors(const std::vector<int>& layers) const {
-  const auto& tensors = session_.model().params().tensors();
+  const auto& tensors = params_.tensors();
   std::vector<char> active(tensors.size(), 0);
-  std::vector<char> layer_on(config_.model.layers, 0);
+  std::vector<char> layer_on(layers_, 0);
   for (int l : layers) layer_on[l] = 1;
   // Embeddings and the final norm (and with them the tied head) are always perturbed.
   for (const auto& t : tensors) active[t.id] = t.layer < 0 || layer_on[t.layer];
   return active;
 }
 
-ZoStepResult ZoOptimizer::step(std::int64_t t) {
+StepRecord ZoOptimizer::step(std::int64_t t, const Batch& batch, Objective& objective) {
   ensure_thresholds();
-  const int refresh = config_.optim.sparse_refresh;
-  if (config_.optim.method == "sparse_mezo" && refresh > 0 && t > 0 && t % refresh == 0) {
+  const int refresh = optim_.sparse_refresh;
+  if (optim_.method == ZoMethod::SparseMezo && refresh > 0 && t > 0 && t % refresh == 0) {
     // Thresholds from the current weights: entries that grew past the old threshold would
     // otherwise stay frozen (matters when training from scratch).
     weights_->flush();
-    weights_->set_thresholds(sparse_thresholds(session_.model().params(), config_.optim.sparsity,
-                                               session_.mesh().world()));
+    weights_->set_thresholds(sparse_thresholds(params_, optim_.sparsity, comm_));
+    if (anderson_) anderson_->masks_changed();
   }
-  const OptimConfig& o = config_.optim;
-  ZoStepResult r;
+  const OptimConfig& o = optim_;
+  StepRecord r;
   r.step = t;
-  r.lr = scheduled_lr(o.schedule, o.lr, o.warmup_steps, config_.run.steps, t);
+  r.lr = scheduled_lr(o.schedule, o.lr, o.warmup_steps, run_.steps, t);
   std::vector<char> active;
-  if (o.method == "lezo") {
-    const std::uint64_t s = perturbation_seed(static_cast<std::uint64_t>(config_.run.seed), t, -1);
-    r.active_layers = choose_active_layers(
-        s, config_.model.layers, active_layer_count(o.active_layers, config_.model.layers));
+  if (o.method == ZoMethod::Lezo) {
+    const std::uint64_t s = perturbation_seed(static_cast<std::uint64_t>(run_.seed), t, -1);
+    r.active_layers =
+        choose_active_layers(s, layers_, active_layer_count(o.active_layers, layers_));
     active = active_tensors(r.active_layers);
   }
-  const Batch batch = session_.batches().train_batch(t);
   ZoUpdate update;
   update.active = active;
   update.lr = r.lr;
   for (int p = 0; p < o.n_perturb; ++p) {
-    const std::uint64_t seed =
-        perturbation_seed(static_cast<std::uint64_t>(config_.run.seed), t, p);
+    const std::uint64_t seed = perturbation_seed(static_cast<std::uint64_t>(run_.seed), t, p);
     weights_->set_perturbation(seed, active);
-    const std::vector<LossSums> l = session_.losses({&batch, &batch}, *weights_);
+    const std::vector<LossSums> l = objective.losses({&batch, &batch}, *weights_);
     const double g = (l[0].mean() - l[1].mean()) / (2.0 * o.eps);
     r.seeds.push_back(seed);
     r.loss_plus.push_back(l[0].mean());
@@ -90,7 +81,7 @@ ZoStepResult ZoOptimizer::step(std::int64_t t) {
   if (anderson_) {
     update = anderson_->next(t, r.seeds, r.projected_grad, r.lr, r.loss(), active,
                              weights_->thresholds());
-    r.anderson = anderson_->logged();
+    r.anderson_coeffs = anderson_->logged();
   }
   weights_->defer_update(std::move(update));
   return r;
@@ -100,12 +91,12 @@ ZoStepResult ZoOptimizer::step(std::int64_t t) {
 
 namespace zoptimus {
 
-CheckpointState ZoOptimizer::state(std::int64_t completed_steps) {
+StateDict ZoOptimizer::state(std::int64_t completed_steps) {
   ensure_thresholds();
-  CheckpointState st;
+  StateDict st;
   st.step = completed_steps;
-  st.text["method"] = config_.optim.method;
-  if (config_.optim.method == "sparse_mezo") {
+  st.text["method"] = std::string(choice_name(optim_.method));
+  if (optim_.method == ZoMethod::SparseMezo) {
     const auto& h = weights_->thresholds();
     st.reals["sparse_thresholds"] = std::vector<double>(h.begin(), h.end());
   }
@@ -113,25 +104,25 @@ CheckpointState ZoOptimizer::state(std::int64_t completed_steps) {
   return st;
 }
 
-ExtraStores ZoOptimizer::extra_stores() {
-  ExtraStores out;
+NamedStores ZoOptimizer::extra_stores() {
+  NamedStores out;
   if (ParameterStore* v = weights_->velocity()) out.emplace_back("momentum", v);
   return out;
 }
 
-ExtraStoresIn ZoOptimizer::extra_stores_in() {
-  ExtraStoresIn out;
+NamedStoresIn ZoOptimizer::extra_stores_in() {
+  NamedStoresIn out;
   if (ParameterStore* v = weights_->velocity()) out.emplace_back("momentum", v);
   return out;
 }
 
-void ZoOptimizer::restore(const CheckpointState& st) {
+void ZoOptimizer::restore(const StateDict& st) {
   if (anderson_) anderson_->load(st.reals, st.integers);
   auto it = st.reals.find("sparse_thresholds");
-  if (config_.optim.method == "sparse_mezo" && it != st.reals.end()) {
-    if (it->second.size() != session_.model().params().size())
+  if (optim_.method == ZoMethod::SparseMezo && it != st.reals.end()) {
+    if (it->second.size() != params_.size())
       fail("checkpoint holds {} Sparse-MeZO thresholds, the model has {} tensors",
-           it->second.size(), session_.model().params().size());
+           it->second.size(), params_.size());
     weights_->set_thresholds(std::vector<float>(it->second.begin(), it->second.end()));
     thresholds_ready_ = true;
   }

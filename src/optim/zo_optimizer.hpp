@@ -2,39 +2,41 @@
 // perturbations: a dual-stream forward gives l+ = L(theta + eps z) and l- = L(theta - eps z)
 // on the same micro-batch, g = (l+ - l-) / (2 eps); the update theta -= lr ((1/n) sum g z +
 // lambda theta) is deferred into the next step's generation pass (zo_weights.hpp).
+//
+// The optimizer is a function of its inputs: the caller (train/) fetches the step's batch and
+// hands in the Objective that evaluates it; the optimizer's resumable state is a plain
+// StateDict plus named parameter-shaped stores, which io/ serialises.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <vector>
 
-#include "io/checkpoint.hpp"
+#include <mpi.h>
+
+#include "core/config.hpp"
+#include "core/state_dict.hpp"
+#include "model/batch.hpp"
+#include "model/named_stores.hpp"
 #include "optim/anderson.hpp"
+#include "optim/objective.hpp"
+#include "optim/step_record.hpp"
 #include "optim/zo_weights.hpp"
-#include "train/model_session.hpp"
+#include "parallel/collectives.hpp"
 
 namespace zoptimus {
 
-struct ZoStepResult {
-  std::int64_t step = 0;
-  std::uint64_t seed = 0;            // seed of perturbation 0 (the others follow from it)
-  std::vector<std::uint64_t> seeds;  // every perturbation's seed
-  std::vector<double> loss_plus, loss_minus, projected_grad;
-  std::vector<int> active_layers;  // LeZO subset (empty: all layers)
-  std::vector<double> anderson;    // Anderson update for replay (empty: plain step)
-  double lr = 0;
-  double tokens = 0;     // target tokens (or sequences) seen, all replicas
-  bool skipped = false;  // a loss was NaN/Inf: no update
-  double loss() const;   // mean of (l+ + l-)/2 over perturbations
-};
-
 class ZoOptimizer {
  public:
-  // Sparse-MeZO thresholds are computed (collectively) from the weights at the first step,
-  // unless restored from a checkpoint.
-  ZoOptimizer(const Config& config, ModelSession& session);
+  // Updates `params` (this rank's blocks of a model with `layers` decoder layers); collective
+  // state (Sparse thresholds, Anderson Gram) is reduced through `comm` (world axis). The
+  // learning-rate schedule and the step seeds come from `run`. Sparse-MeZO thresholds are computed
+  // (collectively) from the weights at the first step, unless restored from a checkpoint.
+  ZoOptimizer(const OptimConfig& optim, const RunConfig& run, ParameterStore& params, int layers,
+              Collectives& comm);
 
-  ZoStepResult step(std::int64_t t);
+  // Step t on `batch` (the same micro-batch for the + and - streams), losses from `objective`.
+  StepRecord step(std::int64_t t, const Batch& batch, Objective& objective);
   // Applies a pending update so that the stored parameters are current.
   void flush() { weights_->flush(); }
   ZoWeights& weights() { return *weights_; }
@@ -42,18 +44,21 @@ class ZoOptimizer {
 
   // Optimizer state for a checkpoint taken after `completed_steps` steps (call flush()
   // first): Sparse thresholds; the momentum buffer goes in as an extra store.
-  CheckpointState state(std::int64_t completed_steps);
-  ExtraStores extra_stores();
+  StateDict state(std::int64_t completed_steps);
+  NamedStores extra_stores();
   // Restores what state() saved (thresholds; momentum is read into extra_stores_in()).
-  void restore(const CheckpointState& state);
-  ExtraStoresIn extra_stores_in();
+  void restore(const StateDict& state);
+  NamedStoresIn extra_stores_in();
 
  private:
   std::vector<char> active_tensors(const std::vector<int>& layers) const;
   void ensure_thresholds();
 
-  const Config& config_;
-  ModelSession& session_;
+  OptimConfig optim_;
+  RunConfig run_;
+  ParameterStore& params_;
+  int layers_;
+  Collectives& comm_;
   std::unique_ptr<ZoWeights> weights_;
   std::unique_ptr<AndersonMixer> anderson_;  // when optim.anderson.m > 0 or beta != 1
   bool thresholds_ready_ = true;

@@ -74,8 +74,10 @@ void ZoWeights::flush() {
 Matrix ZoWeights::scratch(int slot, int stream, const TensorInfo& t) {
   Vector& buf = buffers_[slot][stream];
   const std::size_t n = static_cast<std::size_t>(t.local_rows() * t.local_cols());
-  if (buf.extent(0) < n)
+  if (buf.extent(0) < n) {
+    scratch_lease_.add(static_cast<std::int64_t>((n - buf.extent(0)) * sizeof(float)));
     buf = Vector(Kokkos::view_alloc(Kokkos::WithoutInitializing, "zoptimus::zo_scratch"), n);
+  }
   return Matrix(buf.data(), t.local_rows(), t.local_cols());
 }
 
@@ -87,6 +89,9 @@ BlockPair ZoWeights::pass_blocks(int id) {
   const TensorInfo& t = params_.tensors()[id];
   if (c.plus.extent(0) != static_cast<std::size_t>(t.local_rows()) ||
       c.plus.extent(1) != static_cast<std::size_t>(t.local_cols())) {
+    scratch_lease_.add(
+        2 * (t.local_rows() * t.local_cols() - static_cast<std::int64_t>(c.plus.size())) *
+        static_cast<std::int64_t>(sizeof(float)));
     c.plus = Matrix("zoptimus::zo_pass_plus", t.local_rows(), t.local_cols());
     c.minus = Matrix("zoptimus::zo_pass_minus", t.local_rows(), t.local_cols());
   }
@@ -113,7 +118,7 @@ BlockPair ZoWeights::blocks(int id) {
 }
 
 void ZoWeights::process(int id, bool update, bool perturb, Matrix plus, Matrix minus) {
-  Timer timer;
+  PhaseTimer timer(phase::kRng);
   const TensorInfo& t = params_.tensors()[id];
   Matrix theta = params_.data(id);
   Matrix vel = momentum_ > 0 ? velocity_.data(id) : Matrix();

@@ -1,4 +1,4 @@
-// ZoWeights: the weight source of a ZO step (DESIGN.md §6). For each tensor the forward asks
+// ZoWeights: the weight source of a ZO step (docs/design.md). For each tensor the forward asks
 // for, one pass over the local block
 //   1. applies the deferred update of the previous step, if still pending for this tensor:
 //        d = (1/n) sum_p g_p m z_p + lambda theta ;  (v = mu v + d) ;  theta -= lr d (or lr v)
@@ -14,6 +14,7 @@
 #include <map>
 #include <vector>
 
+#include "core/workspace_registry.hpp"
 #include "model/weight_source.hpp"
 
 namespace zoptimus {
@@ -66,7 +67,8 @@ class ZoWeights : public WeightSource {
   ParameterStore& params_;
   double eps_, weight_decay_, momentum_;
   std::vector<float> thresholds_;
-  ParameterStore velocity_;  // momentum buffer (same tensor table), empty without momentum
+  ParameterStore velocity_{
+      WorkspacePurpose::ZoScratch};  // momentum buffer (same tensor table), empty without momentum
 
   std::uint64_t seed_ = 0;
   std::vector<char> active_;
@@ -86,6 +88,7 @@ class ZoWeights : public WeightSource {
     bool valid = false;
   };
   std::map<int, PassBlock> pass_cache_;
+  WorkspaceLease scratch_lease_{WorkspacePurpose::ZoScratch};  // buffers_ and pass_cache_
   int next_slot_ = 0;
   std::int64_t rng_elements_ = 0;
   double generate_seconds_ = 0;

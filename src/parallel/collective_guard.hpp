@@ -1,5 +1,5 @@
 // Turns a failure on some ranks into the same error on every rank, so that no rank is left
-// waiting in a collective (DESIGN.md §9).
+// waiting in a collective (docs/design.md).
 #pragma once
 
 #include <string>

@@ -1,13 +1,15 @@
-// Collectives: thin, counted wrappers over MPI collectives on the mesh communicators.
+// Collectives: thin, counted wrappers over MPI collectives on the mesh communicators (the
+// "mpi" backend: host memory).
 #include "parallel/collectives.hpp"
 
 #include <Kokkos_Core.hpp>
 
 #include <climits>
-#include <cstring>
 #include <utility>
 
+#include "core/device_context.hpp"
 #include "core/error.hpp"
+#include "core/timer.hpp"
 
 namespace zoptimus {
 namespace {
@@ -33,6 +35,21 @@ void check_mpi(int rc, const char* what) {
 
 std::int64_t bytes_of(std::size_t count, std::size_t elem_bytes) {
   return static_cast<std::int64_t>(count * elem_bytes);
+}
+
+// Unmanaged views of the backend's memory, for local copies in that space.
+using CommView = Kokkos::View<float*, CommMemorySpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+using ConstCommView =
+    Kokkos::View<const float*, CommMemorySpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+
+ExecSpace producing_instance() {
+  return DeviceContext::exists() ? DeviceContext::current().compute() : ExecSpace();
+}
+
+void require_implemented(CommBackend backend) {
+  if (backend != CommBackend::Mpi)
+    fail("internal error: Collectives has no \"{}\" backend (select_comm_backend refuses it)",
+         to_string(backend));
 }
 
 }  // namespace
@@ -66,6 +83,15 @@ void Request::wait() {
   if (stats_) stats_->add_seconds(axis_, kind_, MPI_Wtime() - t0);
 }
 
+Collectives::Collectives(const Mesh& mesh, CommStats& stats, CommBackend backend)
+    : Collectives(mesh, stats, backend, producing_instance()) {}
+
+Collectives::Collectives(const Mesh& mesh, CommStats& stats, CommBackend backend,
+                         const ExecSpace& producer)
+    : mesh_(mesh), stats_(stats), backend_(backend), producer_(producer) {
+  require_implemented(backend);
+}
+
 MPI_Comm Collectives::comm(Axis axis) const {
   switch (axis) {
     case Axis::Row:
@@ -76,6 +102,8 @@ MPI_Comm Collectives::comm(Axis axis) const {
       return mesh_.model();
     case Axis::Dp:
       return mesh_.dp_comm();
+    case Axis::World:
+      return mesh_.world();
   }
   fail("internal error: unknown mesh axis {}", static_cast<int>(axis));
 }
@@ -94,8 +122,8 @@ int Collectives::size(Axis axis) const {
 
 void Collectives::bcast(Axis axis, float* data, std::size_t count, int root) {
   const int n = checked_count(count, "bcast");
-  // Device kernels may still be writing the buffer (GPU backends run asynchronously).
-  Kokkos::fence();
+  PhaseRegion region(phase::kComm);
+  fence_producer();
   const double t0 = MPI_Wtime();
   check_mpi(MPI_Bcast(data, n, MPI_FLOAT, root, comm(axis)), "MPI_Bcast");
   const double dt = MPI_Wtime() - t0;
@@ -107,8 +135,8 @@ void Collectives::bcast(Axis axis, float* data, std::size_t count, int root) {
 Request Collectives::ibcast(Axis axis, float* data, std::size_t count, int root) {
   const int n = checked_count(count, "ibcast");
   MPI_Request request = MPI_REQUEST_NULL;
-  // Device kernels may still be writing the buffer (GPU backends run asynchronously).
-  Kokkos::fence();
+  PhaseRegion region(phase::kComm);
+  fence_producer();
   const double t0 = MPI_Wtime();
   check_mpi(MPI_Ibcast(data, n, MPI_FLOAT, root, comm(axis), &request), "MPI_Ibcast");
   const CommBytes b = logical_bytes(CommKind::Bcast, bytes_of(count, sizeof(float)), size(axis),
@@ -120,8 +148,8 @@ Request Collectives::ibcast(Axis axis, float* data, std::size_t count, int root)
 void Collectives::allreduce(Axis axis, void* data, std::size_t count, std::size_t elem_bytes,
                             MPI_Datatype type, MPI_Op op) {
   const int n = checked_count(count, "allreduce");
-  // Device kernels may still be writing the buffer (GPU backends run asynchronously).
-  Kokkos::fence();
+  PhaseRegion region(phase::kComm);
+  fence_producer();
   const double t0 = MPI_Wtime();
   check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, n, type, op, comm(axis)), "MPI_Allreduce");
   const double dt = MPI_Wtime() - t0;
@@ -137,6 +165,10 @@ void Collectives::allreduce_sum(Axis axis, double* data, std::size_t count) {
   allreduce(axis, data, count, sizeof(double), MPI_DOUBLE, MPI_SUM);
 }
 
+void Collectives::allreduce_sum(Axis axis, std::int64_t* data, std::size_t count) {
+  allreduce(axis, data, count, sizeof(std::int64_t), MPI_INT64_T, MPI_SUM);
+}
+
 void Collectives::allreduce_max(Axis axis, float* data, std::size_t count) {
   allreduce(axis, data, count, sizeof(float), MPI_FLOAT, MPI_MAX);
 }
@@ -146,8 +178,8 @@ void Collectives::reduce_sum(Axis axis, const float* send, float* recv, std::siz
   const int n = checked_count(count, "reduce");
   const bool is_root = rank(axis) == root;
   const void* src = (is_root && send == recv) ? MPI_IN_PLACE : static_cast<const void*>(send);
-  // Device kernels may still be writing the buffer (GPU backends run asynchronously).
-  Kokkos::fence();
+  PhaseRegion region(phase::kComm);
+  fence_producer();
   const double t0 = MPI_Wtime();
   check_mpi(MPI_Reduce(src, recv, n, MPI_FLOAT, MPI_SUM, root, comm(axis)), "MPI_Reduce");
   const double dt = MPI_Wtime() - t0;
@@ -160,8 +192,8 @@ void Collectives::reduce_scatter_sum(Axis axis, const float* send, float* recv,
                                      std::size_t recv_count_per_rank) {
   const int n = checked_count(recv_count_per_rank, "reduce_scatter");
   const int p = size(axis);
-  // Device kernels may still be writing the buffer (GPU backends run asynchronously).
-  Kokkos::fence();
+  PhaseRegion region(phase::kComm);
+  fence_producer();
   const double t0 = MPI_Wtime();
   check_mpi(MPI_Reduce_scatter_block(send, recv, n, MPI_FLOAT, MPI_SUM, comm(axis)),
             "MPI_Reduce_scatter_block");
@@ -174,8 +206,8 @@ void Collectives::reduce_scatter_sum(Axis axis, const float* send, float* recv,
 void Collectives::allgather(Axis axis, const float* send, float* recv, std::size_t send_count) {
   const int n = checked_count(send_count, "allgather");
   const int p = size(axis);
-  // Device kernels may still be writing the buffer (GPU backends run asynchronously).
-  Kokkos::fence();
+  PhaseRegion region(phase::kComm);
+  fence_producer();
   const double t0 = MPI_Wtime();
   check_mpi(MPI_Allgather(send, n, MPI_FLOAT, recv, n, MPI_FLOAT, comm(axis)), "MPI_Allgather");
   const double dt = MPI_Wtime() - t0;
@@ -188,10 +220,15 @@ void Collectives::transpose_exchange(Axis axis, const float* send, float* recv, 
                                      int peer) {
   const int n = checked_count(count, "transpose_exchange");
   const bool self = peer == rank(axis);
-  Kokkos::fence();  // device kernels may still be writing `send`
+  PhaseRegion region(phase::kComm);
+  fence_producer();
   const double t0 = MPI_Wtime();
   if (self) {
-    if (send != recv && count > 0) std::memcpy(recv, send, count * sizeof(float));
+    // The backend's local copy: a deep copy in its memory space, on the producing instance.
+    if (send != recv && count > 0) {
+      Kokkos::deep_copy(producer_, CommView(recv, count), ConstCommView(send, count));
+      fence_producer();
+    }
   } else {
     check_mpi(MPI_Sendrecv(send, n, MPI_FLOAT, peer, kTransposeTag, recv, n, MPI_FLOAT, peer,
                            kTransposeTag, comm(axis), MPI_STATUS_IGNORE),

@@ -1,10 +1,14 @@
-// Collectives: MPI collectives on the mesh's communicators, each counted in a CommStats.
+// Collectives: every collective of zoptimus, on the mesh's communicators, each counted in a
+// CommStats. Nothing outside src/parallel calls MPI collectives directly.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include <mpi.h>
 
+#include "core/types.hpp"
+#include "parallel/comm_backend.hpp"
 #include "parallel/comm_stats.hpp"
 #include "parallel/mesh.hpp"
 
@@ -34,12 +38,19 @@ class Request {
   CommKind kind_ = CommKind::Bcast;
 };
 
-// Counted collectives on one mesh. Pointers are host memory; `count`s are elements.
-// Roots and peers are ranks inside the axis communicator (row: by column, col: by row,
-// model: row * q + col, dp: by replica). Byte accounting: see comm_stats.hpp.
+// Counted collectives on one mesh, through one backend (comm_backend.hpp). Pointers are
+// memory of the backend's space (CommMemorySpace: host memory for "mpi"); `count`s are
+// elements. Roots and peers are ranks inside the axis communicator (row: by column, col: by
+// row, model: row * q + col, dp: by replica, world: world rank). Byte accounting: see
+// comm_stats.hpp.
+//
+// Before a buffer is handed to the backend, the execution instance that produced it (the
+// DeviceContext's compute instance, or `producer`) is fenced: that instance only, never the
+// whole device.
 class Collectives {
  public:
-  Collectives(const Mesh& mesh, CommStats& stats) : mesh_(mesh), stats_(stats) {}
+  Collectives(const Mesh& mesh, CommStats& stats, CommBackend backend = CommBackend::Mpi);
+  Collectives(const Mesh& mesh, CommStats& stats, CommBackend backend, const ExecSpace& producer);
 
   MPI_Comm comm(Axis axis) const;
   int rank(Axis axis) const;
@@ -49,6 +60,7 @@ class Collectives {
   // In place (MPI_IN_PLACE): data holds this rank's input and receives the result.
   void allreduce_sum(Axis axis, float* data, std::size_t count);
   void allreduce_sum(Axis axis, double* data, std::size_t count);
+  void allreduce_sum(Axis axis, std::int64_t* data, std::size_t count);
   void allreduce_max(Axis axis, float* data, std::size_t count);
   // recv is written on the root only; the root may pass send == recv (in place).
   void reduce_sum(Axis axis, const float* send, float* recv, std::size_t count, int root);
@@ -58,7 +70,8 @@ class Collectives {
   // recv receives size(axis) * send_count elements, ordered by rank.
   void allgather(Axis axis, const float* send, float* recv, std::size_t send_count);
   // Point-to-point swap with `peer` (recorded as CommKind::Transpose): sends `send` and
-  // receives the peer's block into `recv`. With peer == rank(axis) it copies, 0 bytes.
+  // receives the peer's block into `recv`. With peer == rank(axis) the backend copies
+  // locally (a deep copy in its memory space), 0 bytes.
   void transpose_exchange(Axis axis, const float* send, float* recv, std::size_t count, int peer);
 
   // Nonblocking bcast; the root's buffer is only read. Complete with Request::wait().
@@ -66,13 +79,18 @@ class Collectives {
 
   const Mesh& mesh() const { return mesh_; }
   CommStats& stats() { return stats_; }
+  CommBackend backend() const { return backend_; }
 
  private:
   void allreduce(Axis axis, void* data, std::size_t count, std::size_t elem_bytes,
                  MPI_Datatype type, MPI_Op op);
+  // Waits for the producing instance's work (kernels may still be writing the buffers).
+  void fence_producer() const { producer_.fence(); }
 
   const Mesh& mesh_;
   CommStats& stats_;
+  CommBackend backend_;
+  ExecSpace producer_;
 };
 
 }  // namespace zoptimus

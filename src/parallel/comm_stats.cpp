@@ -93,6 +93,8 @@ std::string CommStats::axis_name(Axis axis) {
       return "model";
     case Axis::Dp:
       return "dp";
+    case Axis::World:
+      return "world";
   }
   return "unknown";
 }

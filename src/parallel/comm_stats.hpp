@@ -7,9 +7,10 @@
 
 namespace zoptimus {
 
-// The mesh communicator a collective runs on (Mesh::row_comm, col_comm, model, dp_comm).
-enum class Axis { Row, Col, Model, Dp };
-inline constexpr int kAxisCount = 4;
+// The mesh communicator a collective runs on (Mesh::row_comm, col_comm, model, dp_comm,
+// world).
+enum class Axis { Row, Col, Model, Dp, World };
+inline constexpr int kAxisCount = 5;
 
 enum class CommKind { Bcast, Allreduce, Reduce, ReduceScatter, Allgather, Transpose, kCount };
 inline constexpr int kCommKindCount = static_cast<int>(CommKind::kCount);
@@ -50,7 +51,7 @@ class CommStats {
   double total_seconds() const;
   void reset();
 
-  static std::string axis_name(Axis axis);            // "row", "col", "model", "dp"
+  static std::string axis_name(Axis axis);            // "row", ..., "dp", "world"
   static std::string kind_name(CommKind kind);        // "bcast", "reduce_scatter", ...
   static std::string name(Axis axis, CommKind kind);  // e.g. "row_bcast"
 

@@ -24,7 +24,7 @@ MeshShape resolve_mesh_shape(const ParallelConfig& p, int world_size) {
         "of {})",
         world_size, p.dp, world_size, p.dp);
   const int per_replica = world_size / p.dp;
-  if (p.mode == "2d") {
+  if (p.mode == MeshMode::TwoD) {
     s.mode = MeshMode::TwoD;
     if (p.q == 0) {
       int q = static_cast<int>(std::lround(std::sqrt(static_cast<double>(per_replica))));
@@ -55,8 +55,7 @@ MeshShape resolve_mesh_shape(const ParallelConfig& p, int world_size) {
   return s;
 }
 
-void validate_partition(const Config& c, const MeshShape& s) {
-  const auto& m = c.model;
+void validate_partition(const ModelConfig& m, int batch, const MeshShape& s) {
   if (s.mode == MeshMode::TwoD) {
     const int q = s.q;
     if (m.heads % q != 0)
@@ -68,11 +67,11 @@ void validate_partition(const Config& c, const MeshShape& s) {
       fail("model.hidden = {} is not divisible by the 2D mesh side q = {}", m.hidden, q);
     if (m.ffn % q != 0)
       fail("model.ffn = {} is not divisible by the 2D mesh side q = {}", m.ffn, q);
-    if (c.data.batch % q != 0)
+    if (batch % q != 0)
       fail(
           "data.batch = {} (sequences per replica) is not divisible by the 2D mesh side "
           "q = {} (the batch is split across mesh rows)",
-          c.data.batch, q);
+          batch, q);
   } else {
     const int t = s.t;
     if (m.heads % t != 0)

@@ -1,4 +1,4 @@
-// The process mesh (DESIGN.md §4): world = dp x q x q (2D, Optimus) or dp x t (1D, Megatron).
+// The process mesh (docs/design.md): world = dp x q x q (2D, Optimus) or dp x t (1D, Megatron).
 #pragma once
 
 #include <string>
@@ -7,8 +7,6 @@
 #include "parallel/communicator.hpp"
 
 namespace zoptimus {
-
-enum class MeshMode { TwoD, OneD };
 
 // The shape of the mesh, independent of MPI. A 1D mesh of width t is treated as a 1 x t
 // grid: one row, t columns, so that code written for rows/columns serves both modes.
@@ -29,9 +27,10 @@ struct MeshShape {
 // ranks = dp*q*q (2D) or dp*t (1D). Throws zoptimus::Error naming the numbers.
 MeshShape resolve_mesh_shape(const ParallelConfig& parallel, int world_size);
 
-// Checks that the model and batch partition on this mesh (heads, hidden, ffn, batch), before
-// anything is allocated. Throws zoptimus::Error naming the numbers.
-void validate_partition(const Config& config, const MeshShape& shape);
+// Checks that the model and a batch of `batch` sequences per replica (data.batch) partition on
+// this mesh (heads, hidden, ffn, batch), before anything is allocated. Throws
+// zoptimus::Error naming the numbers.
+void validate_partition(const ModelConfig& model, int batch, const MeshShape& shape);
 
 // Coordinates of a world rank on the mesh: replica, then row-major inside the model group.
 struct MeshCoords {

@@ -6,23 +6,26 @@
 namespace zoptimus {
 
 ModelSession::ModelSession(const Config& config, const Mesh& mesh)
-    : config_(config), mesh_(mesh), comm_(mesh, stats_) {
-  model_ = std::make_unique<Transformer>(ModelDims::from_config(config.model), mesh, comm_,
-                                         config.data.batch, config.data.seq_len,
-                                         parse_summa_choice(config.parallel.summa));
+    : config_(config),
+      mesh_(mesh),
+      comm_(mesh, stats_, select_comm_backend(config.parallel.collectives)) {
+  model_ =
+      std::make_unique<Transformer>(ModelDims::from_config(config.model), mesh, comm_,
+                                    config.data.batch, config.data.seq_len, config.parallel.summa);
   model_->params().initialize(static_cast<std::uint64_t>(config.model.seed),
                               static_cast<float>(config.model.init_std));
   batches_ = run_collectively(mesh.world(), [&] { return make_batch_source(config, mesh); });
 }
 
 LossSums ModelSession::loss(const Batch& batch, WeightSource& weights) {
-  if (config_.data.task == "classification") return model_->classification_loss(batch, weights);
+  if (config_.data.task == Task::Classification) return model_->classification_loss(batch, weights);
   return model_->lm_loss(batch, weights);
 }
 
 std::vector<LossSums> ModelSession::losses(const std::vector<const Batch*>& batches,
                                            WeightSource& weights) {
-  if (config_.data.task == "classification") return model_->classification_loss(batches, weights);
+  if (config_.data.task == Task::Classification)
+    return model_->classification_loss(batches, weights);
   return model_->lm_loss(batches, weights);
 }
 
@@ -39,6 +42,16 @@ LossSums ModelSession::evaluate() {
     total.correct += l.correct;
   }
   return total;
+}
+
+ZoOptimizer make_zo_optimizer(const Config& config, ModelSession& session) {
+  return ZoOptimizer(config.optim, config.run, session.model().params(), config.model.layers,
+                     session.comm());
+}
+
+StepRecord zo_train_step(ZoOptimizer& optimizer, ModelSession& session, std::int64_t t) {
+  const Batch batch = session.batches().train_batch(t);
+  return optimizer.step(t, batch, session);
 }
 
 }  // namespace zoptimus

@@ -28,18 +28,22 @@ bool live_progress_bar() {
 }  // namespace
 
 Trainer::Trainer(const Config& config, ModelSession& session)
-    : config_(config), session_(session), optimizer_(config, session) {}
+    : config_(config), session_(session), optimizer_(make_zo_optimizer(config, session)) {}
 
 EvalPoint Trainer::evaluate(std::int64_t step, RunLog* log_file) {
   optimizer_.flush();  // evaluation reads theta: apply the deferred update first
+  PhaseRegion region(phase::kEval);
   const LossSums l = session_.evaluate();
-  EvalPoint e{step, l.mean(), config_.data.task == "classification" ? l.accuracy() : NAN};
+  region.end();
+  EvalPoint e{step, l.mean(), config_.data.task == Task::Classification ? l.accuracy() : NAN};
   evals_.push_back(e);
-  if (log_file) {
-    log_file->add_eval(step, e.loss, e.accuracy);
-    log_file->flush();  // evaluations are rare and worth keeping if the run dies
-  }
-  if (config_.data.task == "classification")
+  if (log_file)
+    // Rank 0 writes; a failed write (a full disk) is every rank's error.
+    run_collectively(session_.mesh().world(), [&] {
+      log_file->add_eval(step, e.loss, e.accuracy);
+      log_file->flush();  // evaluations are rare and worth keeping if the run dies
+    });
+  if (config_.data.task == Task::Classification)
     log::info("eval  step {:>6}  loss {:.6f}  accuracy {:.4f}", step, e.loss, e.accuracy);
   else
     log::info("eval  step {:>6}  loss {:.6f}", step, e.loss);
@@ -70,35 +74,25 @@ TrainSummary Trainer::run(std::int64_t first_step, RunLog* log_file,
     const ForwardTimes f0 = session_.model().times();
     const double comm0 = session_.stats().total_seconds();
     const double gen0 = optimizer_.weights().generate_seconds();
-    Timer step_timer;
-    ZoStepResult r = optimizer_.step(t);
-    const double dt = step_timer.seconds();
+    PhaseTimer step_timer(phase::kStep);
+    StepRecord r = zo_train_step(optimizer_, session_, t);
+    const double dt = step_timer.stop();
+    const ForwardTimes& f1 = session_.model().times();
+    r.step_seconds = dt;
+    r.forward_seconds = (f1.gemm + f1.other) - (f0.gemm + f0.other);
+    r.comm_seconds = session_.stats().total_seconds() - comm0;
+    // Perturbation and update are one fused pass; its time is reported as RNG.
+    r.rng_seconds = optimizer_.weights().generate_seconds() - gen0;
     trajectory_.push_back(r);
-    if (log_file) {
-      const ForwardTimes& f1 = session_.model().times();
-      StepRecord rec;
-      rec.step = r.step;
-      rec.seed = r.seed;
-      rec.loss_plus = r.loss_plus;
-      rec.loss_minus = r.loss_minus;
-      rec.projected_grad = r.projected_grad;
-      rec.lr = r.lr;
-      rec.step_seconds = dt;
-      rec.forward_seconds = (f1.gemm + f1.other) - (f0.gemm + f0.other);
-      rec.comm_seconds = session_.stats().total_seconds() - comm0;
-      // Perturbation and update are one fused pass; its time is reported as RNG.
-      rec.rng_seconds = optimizer_.weights().generate_seconds() - gen0;
-      rec.skipped = r.skipped;
-      rec.active_layers.assign(r.active_layers.begin(), r.active_layers.end());
-      rec.anderson_coeffs = r.anderson;
-      log_file->append(rec);
-    }
+    if (log_file) run_collectively(session_.mesh().world(), [&] { log_file->append(r); });
     ++s.steps;
     tokens_done += r.tokens * 2 * r.loss_plus.size();
     if (r.skipped) {
       ++s.skipped;
-      log::warn("step {}: non-finite loss (l+ = {}, l- = {}); step skipped", t, r.loss_plus[0],
-                r.loss_minus[0]);
+      // The losses are agreed on every rank: one warning, from rank 0.
+      if (log::rank() == 0)
+        log::warn("step {}: non-finite loss (l+ = {}, l- = {}); step skipped", t, r.loss_plus[0],
+                  r.loss_minus[0]);
       if (++bad_in_a_row > rc.max_bad_steps)
         fail(
             "{} consecutive steps had non-finite losses (run.max_bad_steps = {}); stopping. "
@@ -129,7 +123,7 @@ TrainSummary Trainer::run(std::int64_t first_step, RunLog* log_file,
       evaluate(t + 1, log_file);
     const int every = config_.io.checkpoint_every;
     if (series && every > 0 && (t + 1) % every == 0 && t + 1 < rc.steps) {
-      Timer io;
+      PhaseTimer io(phase::kIo);
       save_checkpoint(*series, t + 1);
       s.io_seconds += io.seconds();
     }
@@ -137,7 +131,7 @@ TrainSummary Trainer::run(std::int64_t first_step, RunLog* log_file,
   if (tty) std::printf("\r\033[K");
   const EvalPoint e = evaluate(rc.steps, log_file);
   if (series && first_step < rc.steps) {
-    Timer io;
+    PhaseTimer io(phase::kIo);
     save_checkpoint(*series, rc.steps);
     s.io_seconds += io.seconds();
   }

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "io/checkpoint.hpp"
 #include "io/run_log.hpp"
 #include "optim/zo_optimizer.hpp"
 #include "train/model_session.hpp"
@@ -35,7 +36,7 @@ class Trainer {
                    const CheckpointSeries* series = nullptr);
   // Writes the checkpoint of `completed_steps` (applies the pending update first).
   std::string save_checkpoint(const CheckpointSeries& series, std::int64_t completed_steps);
-  const std::vector<ZoStepResult>& trajectory() const { return trajectory_; }
+  const std::vector<StepRecord>& trajectory() const { return trajectory_; }
   const std::vector<EvalPoint>& evals() const { return evals_; }
   ZoOptimizer& optimizer() { return optimizer_; }
 
@@ -45,7 +46,7 @@ class Trainer {
   const Config& config_;
   ModelSession& session_;
   ZoOptimizer optimizer_;
-  std::vector<ZoStepResult> trajectory_;
+  std::vector<StepRecord> trajectory_;
   std::vector<EvalPoint> evals_;
 };
 

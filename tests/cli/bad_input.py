@@ -52,6 +52,33 @@ CASES = [
     ("bad choice", ["train", TINY, "optim.method=adam"], "optim.method"),
     ("sparsity out of range", ["train", TINY, "optim.sparsity=1.5"], "optim.sparsity"),
     ("q with 1D mode", ["train", TINY, "parallel.mode=1d", "parallel.q=2"], "parallel.q"),
+    ("nccl in a host build", ["train", TINY, "parallel.collectives=nccl"],
+     'parallel.collectives = "nccl" is not available in this build'),
+    ("cuda-aware MPI in a host build", ["train", TINY, "parallel.collectives=cuda-aware-mpi"],
+     'parallel.collectives = "cuda-aware-mpi" is not available in this build'),
+    # Every subcommand refuses an override it would ignore.
+    ("eval given a training key", ["eval", TINY, "optim.lr=1e-3"], "zoptimus eval does not use optim.lr"),
+    ("eval given run.steps", ["eval", TINY, "run.steps=7"], "zoptimus eval does not use run.steps"),
+    ("bench ckpt given a training key", ["bench", "ckpt", TINY, "run.steps=3"],
+     "zoptimus bench ckpt does not use run.steps"),
+    ("bench mesh given a data key", ["bench", "mesh", TINY, "data.batch=8"],
+     "zoptimus bench mesh does not use data.batch"),
+    # Messages a new user meets.
+    ("misspelt subcommand", ["trian", TINY], "unknown subcommand 'trian' (did you mean 'train'?)"),
+    ("override with a line break", ["train", TINY, "optim.lr=1e-3\n[model]\nhidden = 0"],
+     "override 'optim.lr=1e-3\\n[model]\\nhidden = 0' holds a line break"),
+    ("data.path is a directory", ["train", TINY, f"data.path={tmp}"], "is a directory"),
+    ("data --out is a directory", ["data", "--task", "lm", "--seq-len", "8", "--force", "--out", str(tmp),
+                                   str(Path(args.inputs) / "data" / "demo_corpus.txt")], "is a directory"),
+    # Decks that are not a page of text; output locations checked before any work.
+    ("deck is a directory", ["train", str(tmp)], "is a directory, expected a TOML file"),
+    ("deck is /dev/zero", ["train", "/dev/zero"], "is larger than 1024 KiB"),
+    ("io.out_dir is a file", ["train", TINY, f"io.out_dir={TINY}"], "is a file, expected a directory"),
+    # Integers are range-checked in 64 bits before narrowing (no wrap to 4 or 1).
+    ("steps past 32 bits", ["train", TINY, "run.steps=4294967300"], "key 'run.steps' = 4294967300 is invalid"),
+    ("steps far past 32 bits", ["train", TINY, "run.steps=99999999999"], "key 'run.steps' = 99999999999 is invalid"),
+    ("checkpoint_every past 32 bits", ["train", TINY, "io.checkpoint_every=4294967297"],
+     "key 'io.checkpoint_every' = 4294967297 is invalid"),
 ]
 
 launcher = Launcher(args)

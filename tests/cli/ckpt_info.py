@@ -102,8 +102,27 @@ with h5py.File(tmp / "dtype.h5", "r+") as f:
     data = f["params/final_ln.bias"][...]
     del f["params/final_ln.bias"]
     f["params/final_ln.bias"] = data.astype(np.float64)
+shutil.copy(good, tmp / "negative_step.h5")
+with h5py.File(tmp / "negative_step.h5", "r+") as f:
+    f.attrs["step"] = np.int64(-3)
+
+shutil.copy(good, tmp / "deleted.h5")
+with h5py.File(tmp / "deleted.h5", "r+") as f:
+    del f["params/final_ln.bias"]
+shutil.copy(good, tmp / "nan.h5")
+with h5py.File(tmp / "nan.h5", "r+") as f:
+    f["params/final_ln.bias"][0] = np.nan
 
 CASES = [
+    # --verify makes the checks of a restart: the tensor table, checksums, finite values.
+    ("--verify: deleted tensor", ["ckpt", "info", "--verify", str(tmp / "deleted.h5")],
+     "missing tensor '/params/final_ln.bias'"),
+    ("--verify: NaN value", ["ckpt", "info", "--verify", str(tmp / "nan.h5")],
+     "does not match the checksum"),
+    ("restart from a NaN checkpoint", ["train", str(Path(args.inputs) / "tiny.toml"),
+                                       f"io.restart={tmp / 'nan.h5'}", f"io.out_dir={tmp / 'out'}"],
+     "does not match the checksum"),
+    ("negative step", ["ckpt", "info", str(tmp / "negative_step.h5")], "step = -3, expected"),
     ("not HDF5", ["ckpt", "info", str(tmp / "text.h5")], "not an HDF5 file"),
     ("truncated", ["ckpt", "info", str(tmp / "truncated.h5")], "truncated"),
     ("missing file", ["ckpt", "info", str(tmp / "nope.h5")], "no such file"),

@@ -43,10 +43,11 @@ def independent_count(path, task):
 
 
 for task, data in (("lm", data_dir / "demo_lm.h5"), ("classification", data_dir / "demo_cls.h5")):
-    common = [f"data.path={data}", f"data.task={task}", "run.eval_every=0", "run.log_every=100",
-              "io.run_log=false", "optim.lr=1e-3"]
+    common = [f"data.path={data}", f"data.task={task}"]
+    # Keys only train reads (eval refuses an override it would ignore).
+    train_only = ["run.eval_every=0", "run.log_every=100", "io.run_log=false", "optim.lr=1e-3"]
     out = tmp / task
-    train_out = launcher.run(1, "train", args.deck, *common, "run.steps=6", f"io.out_dir={out}")
+    train_out = launcher.run(1, "train", args.deck, *common, *train_only, "run.steps=6", f"io.out_dir={out}")
     trained = float(last(TRAIN, train_out).group(1))
     ckpt = out / "ckpt_00000006.h5"
     results = []

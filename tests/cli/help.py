@@ -20,6 +20,12 @@ for cmd in ([], ["train"], ["eval"], ["bench"], ["data"], ["ckpt"]):
     checks.append((f"zoptimus {' '.join(cmd)} --help prints usage",
                    p.returncode == 0 and "Usage:" in p.stdout
                    and (not cmd or cmd[0] in p.stdout)))
+    # Kokkos's own option list (~40 lines) only under --kokkos-help.
+    checks.append((f"zoptimus {' '.join(cmd)} --help has no Kokkos options",
+                   "kokkos" not in (p.stdout + p.stderr).lower()))
+p = run(["--kokkos-help"])
+checks.append(("zoptimus --kokkos-help prints Kokkos's options",
+               p.returncode == 0 and "--kokkos-threads" in p.stdout + p.stderr))
 p = run(["--list-keys"])
 checks.append(("zoptimus --list-keys lists deck keys", p.returncode == 0 and "optim.lr" in p.stdout))
 p = run([])

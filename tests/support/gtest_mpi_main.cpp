@@ -1,5 +1,6 @@
-// GoogleTest main for MPI tests: initialises MPI then Kokkos, runs the tests on every rank,
-// reports failures from any rank, and agrees on one exit code.
+// GoogleTest main for MPI tests: starts the Runtime (MPI, Kokkos, DeviceContext) as the
+// application does, runs the tests on every rank, reports failures from any rank, and agrees
+// on one exit code.
 #include <mpi.h>
 
 #include <cstdio>
@@ -7,8 +8,8 @@
 #include <gtest/gtest.h>
 #include <Kokkos_Core.hpp>
 
-#include "core/log.hpp"
-#include "linalg/blas_threads.hpp"
+#include "core/runtime.hpp"
+#include "linalg/blas_handle.hpp"
 
 namespace {
 
@@ -29,13 +30,9 @@ class FailurePrinter : public ::testing::EmptyTestEventListener {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int provided = 0;
-  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  zoptimus::log::set_rank(rank);
-  Kokkos::initialize(argc, argv);
-  zoptimus::set_default_blas_threads();
+  zoptimus::Runtime runtime(argc, argv);
+  zoptimus::attach_blas(runtime.device());
+  const int rank = runtime.world_rank();
   ::testing::InitGoogleTest(&argc, argv);
   if (rank != 0) {
     auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
@@ -46,7 +43,5 @@ int main(int argc, char** argv) {
   int global = 0;
   MPI_Allreduce(&local, &global, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
   if (rank == 0 && global != local) std::fprintf(stderr, "tests failed on another rank\n");
-  Kokkos::finalize();
-  MPI_Finalize();
-  return global;
+  return global;  // the Runtime finalises Kokkos and MPI
 }

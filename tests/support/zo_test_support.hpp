@@ -7,10 +7,11 @@
 #include <vector>
 
 #include "optim/zo_optimizer.hpp"
+#include "train/model_session.hpp"
 
 namespace zoptimus::testing {
 
-inline Config base_config(const std::string& method) {
+inline Config base_config(const std::string& method) {  // method: the deck spelling
   Config c;
   c.model.vocab = 61;
   c.model.hidden = 24;
@@ -21,7 +22,7 @@ inline Config base_config(const std::string& method) {
   c.model.init_std = 0.1;
   c.data.batch = 12;  // divisible by q = 2, 3 and by dp * q = 4
   c.data.seq_len = 8;
-  c.optim.method = method;
+  c.optim.method = *parse_choice<ZoMethod>(method);
   c.optim.lr = 5e-3;
   c.optim.eps = 1e-3;
   c.optim.sparsity = 0.8;
@@ -31,13 +32,13 @@ inline Config base_config(const std::string& method) {
   return c;
 }
 
-inline std::vector<ZoStepResult> run_steps(Config c, MPI_Comm comm, const MeshShape& shape) {
+inline std::vector<StepRecord> run_steps(Config c, MPI_Comm comm, const MeshShape& shape) {
   c.data.batch /= shape.dp;  // the same global batch on every mesh
   Mesh mesh(comm, shape);
   ModelSession session(c, mesh);
-  ZoOptimizer opt(c, session);
-  std::vector<ZoStepResult> out;
-  for (int t = 0; t < c.run.steps; ++t) out.push_back(opt.step(t));
+  ZoOptimizer opt = make_zo_optimizer(c, session);
+  std::vector<StepRecord> out;
+  for (int t = 0; t < c.run.steps; ++t) out.push_back(zo_train_step(opt, session, t));
   return out;
 }
 

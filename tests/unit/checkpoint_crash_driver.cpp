@@ -13,6 +13,7 @@
 #include "core/error.hpp"
 #include "core/runtime.hpp"
 #include "io/checkpoint.hpp"
+#include "linalg/blas_handle.hpp"
 #include "model/model_dims.hpp"
 
 namespace {
@@ -107,6 +108,7 @@ int run(const std::string& mode, const std::string& dir) {
 
 int main(int argc, char** argv) {
   zoptimus::Runtime runtime(argc, argv);
+  zoptimus::attach_blas(runtime.device());
   if (argc != 3) {
     std::fprintf(stderr, "usage: checkpoint_crash_driver write|verify DIR\n");
     return 2;

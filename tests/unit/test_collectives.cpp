@@ -6,9 +6,12 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "core/build_info.hpp"
+#include "core/error.hpp"
 #include "parallel/collectives.hpp"
 
 namespace zoptimus {
@@ -50,6 +53,7 @@ TEST(CommStats, CountsTotalsResetAndNames) {
   EXPECT_EQ(CommStats::name(Axis::Row, CommKind::Bcast), "row_bcast");
   EXPECT_EQ(CommStats::name(Axis::Col, CommKind::ReduceScatter), "col_reduce_scatter");
   EXPECT_EQ(CommStats::name(Axis::Model, CommKind::Transpose), "model_transpose");
+  EXPECT_EQ(CommStats::name(Axis::World, CommKind::Allreduce), "world_allreduce");
   s.reset();
   EXPECT_EQ(s.total_calls(), 0);
   EXPECT_EQ(s.total_sent() + s.total_recv(), 0);
@@ -156,6 +160,19 @@ void check_axis(Collectives& coll, Axis axis) {
   const std::int64_t nd = n * sizeof(double);
   expect_bytes(CommKind::Allreduce, 2 * (p - 1) * nd / p, 2 * (p - 1) * nd / p);
 
+  // 64-bit integer sums (the Sparse-MeZO counts): values past 2^32 must survive exactly.
+  std::vector<std::int64_t> counts(n);
+  const std::int64_t big = std::int64_t(1) << 40;
+  for (std::size_t i = 0; i < n; ++i) counts[i] = big + me * 1000 + std::int64_t(i);
+  coll.allreduce_sum(axis, counts.data(), n);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::int64_t sum = 0;
+    for (int k = 0; k < p; ++k) sum += big + k * 1000 + std::int64_t(i);
+    EXPECT_EQ(counts[i], sum);
+  }
+  const std::int64_t ni = n * sizeof(std::int64_t);
+  expect_bytes(CommKind::Allreduce, 2 * (p - 1) * ni / p, 2 * (p - 1) * ni / p);
+
   // Reduce-scatter: n elements per rank out of p*n in.
   std::vector<float> in(p * n), out(n, -1.0f);
   for (std::size_t i = 0; i < in.size(); ++i) in[i] = value(me, i);
@@ -197,10 +214,50 @@ TEST(Collectives, EveryCollectiveOnEveryAxisOfEveryMesh) {
     EXPECT_EQ(coll.size(Axis::Col), mesh.rows());
     EXPECT_EQ(coll.size(Axis::Model), shape.model_size());
     EXPECT_EQ(coll.size(Axis::Dp), shape.dp);
+    EXPECT_EQ(coll.size(Axis::World), world);
     EXPECT_EQ(coll.rank(Axis::Row), mesh.col());
     EXPECT_EQ(coll.rank(Axis::Col), mesh.row());
-    for (Axis axis : {Axis::Row, Axis::Col, Axis::Model, Axis::Dp}) check_axis(coll, axis);
+    EXPECT_EQ(coll.rank(Axis::World), mesh.world_rank());
+    EXPECT_EQ(coll.backend(), CommBackend::Mpi);
+    for (Axis axis : {Axis::Row, Axis::Col, Axis::Model, Axis::Dp, Axis::World})
+      check_axis(coll, axis);
   }
+}
+
+// parallel.collectives: "mpi" is the backend every build has; the others are refused with
+// one message that names the value and what to use, never accepted silently.
+TEST(CommBackend, OnlyImplementedBackendsAreSelected) {
+  EXPECT_EQ(select_comm_backend("mpi"), CommBackend::Mpi);
+  for (const char* name : {"nccl", "cuda-aware-mpi"}) {
+    try {
+      select_comm_backend(name);
+      ADD_FAILURE() << name << " was accepted, but no such backend is implemented";
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(fmt::format(
+                    "parallel.collectives = \"{}\" is not available in this build", name)),
+                std::string::npos)
+          << what;
+      EXPECT_NE(what.find("use \"mpi\""), std::string::npos) << what;
+      if (!build_info::kHaveCuda)
+        EXPECT_NE(what.find("(built without CUDA/NCCL)"), std::string::npos) << what;
+    }
+  }
+  EXPECT_THROW(select_comm_backend("gloo"), Error);
+}
+
+// A swap with oneself is the backend's local copy: the data arrives, no bytes are counted.
+TEST(Collectives, SelfExchangeCopiesLocally) {
+  Mesh mesh(MPI_COMM_SELF, MeshShape{});
+  CommStats stats;
+  Collectives coll(mesh, stats);
+  std::vector<float> send(5), recv(5, -1.0f);
+  for (int i = 0; i < 5; ++i) send[i] = 0.5f * i;
+  coll.transpose_exchange(Axis::Row, send.data(), recv.data(), send.size(), 0);
+  EXPECT_EQ(recv, send);
+  const CommCounter& c = stats.at(Axis::Row, CommKind::Transpose);
+  EXPECT_EQ(c.calls, 1);
+  EXPECT_EQ(c.bytes_sent + c.bytes_recv, 0);
 }
 
 TEST(Collectives, DestroyingAPendingRequestCompletesIt) {

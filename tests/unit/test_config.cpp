@@ -29,8 +29,8 @@ TEST(Config, EmptyDeckGivesDefaults) {
   Config c = parse_config("", "empty", {});
   Config d;
   EXPECT_EQ(c.model.hidden, d.model.hidden);
-  EXPECT_EQ(c.parallel.mode, "2d");
-  EXPECT_EQ(c.optim.method, "mezo");
+  EXPECT_EQ(c.parallel.mode, MeshMode::TwoD);
+  EXPECT_EQ(c.optim.method, ZoMethod::Mezo);
   EXPECT_DOUBLE_EQ(c.optim.lr, d.optim.lr);
 }
 
@@ -63,14 +63,14 @@ run_log = false
 )";
   Config c = parse_config(deck, "deck.toml", {});
   EXPECT_EQ(c.model.hidden, 96);
-  EXPECT_EQ(c.model.activation, "gelu");
-  EXPECT_EQ(c.parallel.mode, "1d");
+  EXPECT_EQ(c.model.activation, Activation::Gelu);
+  EXPECT_EQ(c.parallel.mode, MeshMode::OneD);
   EXPECT_EQ(c.parallel.t, 2);
   EXPECT_EQ(c.parallel.dp, 2);
   EXPECT_DOUBLE_EQ(c.optim.lr, 1.0);  // integers are accepted for reals
   EXPECT_DOUBLE_EQ(c.optim.sparsity, 0.75);
   EXPECT_EQ(c.optim.anderson.m, 3);
-  EXPECT_EQ(c.optim.anderson.gram, "diag");
+  EXPECT_EQ(c.optim.anderson.gram, GramMode::Diag);
   EXPECT_EQ(c.data.batch, 8);
   EXPECT_EQ(c.run.steps, 5);
   EXPECT_EQ(c.io.keep, 3);
@@ -83,7 +83,7 @@ TEST(Config, OverridesWinAndCreateSections) {
                           {"optim.lr=1e-6", "parallel.mode=1d", "optim.anderson.m=2",
                            "data.path=\"a b.h5\"", "io.run_log=false"});
   EXPECT_DOUBLE_EQ(c.optim.lr, 1e-6);
-  EXPECT_EQ(c.parallel.mode, "1d");  // bare word taken as a string
+  EXPECT_EQ(c.parallel.mode, MeshMode::OneD);  // bare word taken as a string
   EXPECT_EQ(c.optim.anderson.m, 2);
   EXPECT_EQ(c.data.path, "a b.h5");
   EXPECT_FALSE(c.io.run_log);
@@ -128,6 +128,34 @@ TEST(Config, DataPathIsRelativeToTheDeck) {
 
 TEST(Config, MissingFileIsAnError) {
   EXPECT_THROW(load_config("/nonexistent/deck.toml", {}), Error);
+}
+
+}  // namespace
+}  // namespace zoptimus
+
+namespace zoptimus {
+namespace {
+// Every string choice parses to its enum and prints back as the deck spelling, and the
+// schema's "expected" text lists exactly the table's spellings.
+TEST(Config, ChoicesRoundTripThroughTheirNames) {
+  auto round_trip = [](auto value) {
+    using E = decltype(value);
+    for (const auto& [v, name] : ChoiceNames<E>::entries) {
+      EXPECT_EQ(parse_choice<E>(name), v) << name;
+      EXPECT_EQ(choice_name(v), name);
+    }
+    EXPECT_FALSE(parse_choice<E>("no_such_choice").has_value());
+  };
+  round_trip(ZoMethod{}), round_trip(LrSchedule{}), round_trip(GramMode{}), round_trip(Task{});
+  round_trip(MeshMode{}), round_trip(SummaChoice{}), round_trip(Activation{});
+  const Config c = parse_config(
+      "[optim]\nmethod = \"sparse_mezo\"\nschedule = \"cosine\"\n[data]\ntask = "
+      "\"classification\"\n[parallel]\nsumma = \"weight_stationary\"\n",
+      "deck", {});
+  EXPECT_EQ(c.optim.method, ZoMethod::SparseMezo);
+  EXPECT_EQ(c.optim.schedule, LrSchedule::Cosine);
+  EXPECT_EQ(c.data.task, Task::Classification);
+  EXPECT_EQ(c.parallel.summa, SummaChoice::WeightStationary);
 }
 
 }  // namespace

@@ -1,11 +1,12 @@
 // What one forward pass moves and holds per rank: the communication counters equal the
-// closed-form counts (DESIGN.md §5), and 2D activations shrink as the mesh grows.
+// closed-form counts (docs/design.md), and 2D activations shrink as the mesh grows.
 #include <gtest/gtest.h>
 #include <mpi.h>
 
 #include <cmath>
 #include <cstdio>
 
+#include "core/workspace_registry.hpp"
 #include "io/synthetic_data.hpp"
 #include "linalg/summa.hpp"
 #include "model/transformer.hpp"
@@ -103,7 +104,8 @@ TEST(ForwardCosts, AllForwardTrafficEqualsClosedForms) {
 
 // Activation memory per rank: 2x2 holds at most 1/3 of one rank's for the same global batch,
 // and less than 1D t=4 (which replicates activations). SUMMA's communication panels are
-// reported beside it, not counted as activations.
+// reported beside it, not counted as activations. The figures are the WorkspaceRegistry's
+// (what the run log and bench forward report), checked against the model's own view sizes.
 TEST(ForwardCosts, TwoDActivationsShrink) {
   int world, rank;
   MPI_Comm_size(MPI_COMM_WORLD, &world);
@@ -114,7 +116,10 @@ TEST(ForwardCosts, TwoDActivationsShrink) {
   mc.heads = 4;
   mc.ffn = 256;
   const int batch = 4, seq = 32;
+  const WorkspaceRegistry& ws = WorkspaceRegistry::process();
   auto bytes_on = [&](MPI_Comm comm, MeshShape s) {
+    const std::int64_t act0 = ws.current(WorkspacePurpose::Activations);
+    const std::int64_t pan0 = ws.current(WorkspacePurpose::SummaPanels);
     Mesh mesh(comm, s);
     CommStats stats;
     Collectives coll(mesh, stats);
@@ -125,7 +130,11 @@ TEST(ForwardCosts, TwoDActivationsShrink) {
     data.batch = batch;
     data.seq_len = seq;
     model.lm_loss(synthetic_batch(data, mc.vocab, 0, 1, 0), w);  // sizes the SUMMA workspace
-    return std::make_pair(model.activation_bytes(), model.comm_buffer_bytes());
+    const std::int64_t act = ws.current(WorkspacePurpose::Activations) - act0;
+    const std::int64_t pan = ws.current(WorkspacePurpose::SummaPanels) - pan0;
+    EXPECT_EQ(act, model.activation_bytes()) << s.describe();
+    EXPECT_EQ(pan, model.comm_buffer_bytes()) << s.describe();
+    return std::make_pair(act, pan);
   };
   MeshShape one, two_d, one_d;
   two_d.q = 2;

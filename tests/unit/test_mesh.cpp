@@ -92,7 +92,7 @@ TEST(MeshShape, ResolvesDefaultsFromTheRankCount) {
   MeshShape s = resolve_mesh_shape(p, 8);
   EXPECT_EQ(s.q, 2);
   EXPECT_EQ(s.world_size(), 8);
-  p.mode = "1d";
+  p.mode = MeshMode::OneD;
   p.dp = 1;
   s = resolve_mesh_shape(p, 6);
   EXPECT_EQ(s.t, 6);
@@ -108,7 +108,7 @@ TEST(MeshShape, RejectsImpossibleMeshes) {
   p.q = 0;
   p.dp = 3;
   EXPECT_THROW(resolve_mesh_shape(p, 4), Error);  // 4 % 3
-  p.mode = "1d";
+  p.mode = MeshMode::OneD;
   p.dp = 2;
   p.t = 3;
   EXPECT_THROW(resolve_mesh_shape(p, 4), Error);  // 2*3 != 4
@@ -122,16 +122,16 @@ TEST(MeshShape, ValidatesThePartition) {
   c.data.batch = 6;
   MeshShape s;
   s.q = 3;
-  EXPECT_NO_THROW(validate_partition(c, s));
+  EXPECT_NO_THROW(validate_partition(c.model, c.data.batch, s));
   s.q = 4;  // heads 6 % 4
-  EXPECT_THROW(validate_partition(c, s), Error);
+  EXPECT_THROW(validate_partition(c.model, c.data.batch, s), Error);
   s.q = 2;
   c.data.batch = 3;  // batch 3 % 2
-  EXPECT_THROW(validate_partition(c, s), Error);
+  EXPECT_THROW(validate_partition(c.model, c.data.batch, s), Error);
   s.mode = MeshMode::OneD;
   s.q = 1;
   s.t = 4;  // heads 6 % 4
-  EXPECT_THROW(validate_partition(c, s), Error);
+  EXPECT_THROW(validate_partition(c.model, c.data.batch, s), Error);
 }
 
 }  // namespace

@@ -277,7 +277,7 @@ TEST(TokenDataset, BatchSourceOnTheMeshMatchesOneReplica) {
   const int dp = world_size();
   Config config;
   config.data.path = path;
-  config.data.task = "lm";
+  config.data.task = Task::Lm;
   config.data.batch = 2;
   config.data.seq_len = 8;
   config.model.vocab = 260;

@@ -24,14 +24,19 @@ ModelConfig small_model(bool gelu) {
   m.layers = 2;
   m.ffn = 48;
   m.max_positions = 16;
-  m.activation = gelu ? "gelu" : "relu";
+  m.activation = gelu ? Activation::Gelu : Activation::Relu;
   return m;
 }
 
 reference::Dims ref_dims(const ModelConfig& m) {
-  return {
-      m.vocab,        m.hidden, m.heads, m.layers, m.ffn, m.max_positions, m.activation == "gelu",
-      m.layernorm_eps};
+  return {m.vocab,
+          m.hidden,
+          m.heads,
+          m.layers,
+          m.ffn,
+          m.max_positions,
+          m.activation == Activation::Gelu,
+          m.layernorm_eps};
 }
 
 void load_reference_params(Transformer& model, const reference::Params& p) {
@@ -64,10 +69,7 @@ void check_mesh(const MeshCase& mc, bool gelu, SummaChoice summa) {
     data.seq_len = 8;
     data.seed = 11;
 
-    Config full;
-    full.model = mcfg;
-    full.data = data;
-    ASSERT_NO_THROW(validate_partition(full, mc.shape));
+    ASSERT_NO_THROW(validate_partition(mcfg, data.batch, mc.shape));
     Mesh mesh(sub, mc.shape);
     CommStats stats;
     Collectives comm(mesh, stats);
@@ -103,7 +105,7 @@ void check_mesh(const MeshCase& mc, bool gelu, SummaChoice summa) {
     EXPECT_NEAR(loss.mean(), ref_mean, 1e-5 * ref_mean);
 
     // Classification loss and accuracy against the reference too.
-    data.task = global.task = "classification";
+    data.task = global.task = Task::Classification;
     Batch cb = synthetic_batch(data, mcfg.vocab, mesh.replica(), mc.shape.dp, 3);
     Batch call = synthetic_batch(global, mcfg.vocab, 0, 1, 3);
     LossSums closs = model.classification_loss(cb, weights);

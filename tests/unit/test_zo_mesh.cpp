@@ -29,10 +29,10 @@ TEST(Zo, TrajectoriesAreMeshInvariant) {
       c.optim.weight_decay = 0;
       c.optim.anderson.m = 2;  // exact Gram: one allreduce of the direction inner products
     }
-    const std::vector<ZoStepResult> ref = run_steps(c, MPI_COMM_SELF, MeshShape{});
+    const std::vector<StepRecord> ref = run_steps(c, MPI_COMM_SELF, MeshShape{});
     for (const MeshShape& shape : meshes_for(world)) {
       on_first_ranks(shape.world_size(), [&](MPI_Comm comm) {
-        const std::vector<ZoStepResult> got = run_steps(c, comm, shape);
+        const std::vector<StepRecord> got = run_steps(c, comm, shape);
         double worst = 0;
         for (int t = 0; t < c.run.steps; ++t) {
           worst = std::max(worst, std::fabs(got[t].loss_plus[0] / ref[t].loss_plus[0] - 1));
@@ -55,7 +55,7 @@ TEST(Zo, SparseThresholdsHitTheTargetOnEveryMesh) {
   Config c = base_config("sparse_mezo");
   Mesh one(MPI_COMM_SELF, MeshShape{});
   ModelSession ref(c, one);
-  const std::vector<float> h_ref = sparse_thresholds(ref.model().params(), 0.8, MPI_COMM_SELF);
+  const std::vector<float> h_ref = sparse_thresholds(ref.model().params(), 0.8, ref.comm());
   std::vector<MeshShape> shapes = meshes_for(world);
   shapes.push_back(MeshShape{});
   for (const MeshShape& shape : shapes) {
@@ -65,8 +65,8 @@ TEST(Zo, SparseThresholdsHitTheTargetOnEveryMesh) {
       Mesh mesh(comm, shape);
       ModelSession session(cs, mesh);
       const ParameterStore& p = session.model().params();
-      const std::vector<float> h = sparse_thresholds(p, 0.8, mesh.world());
-      const std::vector<long long> kept = count_below(p, h, mesh.world());
+      const std::vector<float> h = sparse_thresholds(p, 0.8, session.comm());
+      const std::vector<std::int64_t> kept = count_below(p, h, session.comm());
       for (const auto& t : p.tensors()) {
         EXPECT_EQ(h[t.id], h_ref[t.id]) << t.name << " on " << shape.describe();
         if (t.init != InitKind::Normal) continue;  // tied values

@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 
+#include "io/checkpoint.hpp"
 #include "kernels/philox_normal.hpp"
 #include "optim/anderson.hpp"
 #include "optim/replay.hpp"
@@ -30,7 +31,7 @@ TEST(Zo, EveryMethodLearns) {
   for (const std::string method : {"mezo", "sparse_mezo", "lezo"}) {
     Config c = base_config(method);
     c.run.steps = 100;
-    const std::vector<ZoStepResult> r = run_steps(c, MPI_COMM_SELF, MeshShape{});
+    const std::vector<StepRecord> r = run_steps(c, MPI_COMM_SELF, MeshShape{});
     double first = 0, last = 0;
     for (int t = 0; t < 10; ++t)
       first += r[t].loss() / 10, last += r[c.run.steps - 1 - t].loss() / 10;
@@ -119,9 +120,9 @@ TEST(Zo, SparseAndLezoTouchExactlyWhatTheyShould) {
     c.optim.weight_decay = 0;
     Mesh mesh(MPI_COMM_SELF, MeshShape{});
     ModelSession session(c, mesh);
-    ZoOptimizer opt(c, session);
+    ZoOptimizer opt = make_zo_optimizer(c, session);
     const auto before = snapshot(session.model().params());
-    opt.step(0);
+    zo_train_step(opt, session, 0);
     opt.flush();
     const auto after = snapshot(session.model().params());
     const auto& h = opt.weights().thresholds();
@@ -142,9 +143,9 @@ TEST(Zo, SparseAndLezoTouchExactlyWhatTheyShould) {
     c.optim.weight_decay = 0;
     Mesh mesh(MPI_COMM_SELF, MeshShape{});
     ModelSession session(c, mesh);
-    ZoOptimizer opt(c, session);
+    ZoOptimizer opt = make_zo_optimizer(c, session);
     const auto before = snapshot(session.model().params());
-    const ZoStepResult r = opt.step(0);
+    const StepRecord r = zo_train_step(opt, session, 0);
     const std::int64_t rng = opt.weights().rng_elements();
     opt.flush();
     const auto after = snapshot(session.model().params());
@@ -181,12 +182,11 @@ TEST(Zo, ReplayRebuildsTheWeightsBitForBit) {
     }
     Mesh mesh(MPI_COMM_SELF, MeshShape{});
     ModelSession trained(c, mesh);
-    ZoOptimizer opt(c, trained);
-    std::vector<ReplayStep> log;
+    ZoOptimizer opt = make_zo_optimizer(c, trained);
+    std::vector<StepRecord> log;
     for (int t = 0; t < c.run.steps; ++t) {
-      const ZoStepResult r = opt.step(t);
-      log.push_back(
-          {r.step, r.seeds, r.projected_grad, r.active_layers, r.lr, r.skipped, r.anderson});
+      const StepRecord r = zo_train_step(opt, trained, t);
+      log.push_back(r);
     }
     opt.flush();
     ModelSession fresh(c, mesh);  // initial weights from the same seed
@@ -206,25 +206,25 @@ TEST(Zo, AndersonRestartContinuesBitForBit) {
   std::vector<double> full, resumed;
   {
     ModelSession s(c, mesh);
-    ZoOptimizer opt(c, s);
-    for (int t = 0; t < c.run.steps; ++t) full.push_back(opt.step(t).loss_plus[0]);
+    ZoOptimizer opt = make_zo_optimizer(c, s);
+    for (int t = 0; t < c.run.steps; ++t) full.push_back(zo_train_step(opt, s, t).loss_plus[0]);
   }
   const std::string path = ::testing::TempDir() + "zoptimus_anderson_restart.h5";
   std::remove(path.c_str());
   {
     ModelSession s(c, mesh);
-    ZoOptimizer opt(c, s);
-    for (int t = 0; t < half; ++t) resumed.push_back(opt.step(t).loss_plus[0]);
+    ZoOptimizer opt = make_zo_optimizer(c, s);
+    for (int t = 0; t < half; ++t) resumed.push_back(zo_train_step(opt, s, t).loss_plus[0]);
     opt.flush();
     write_checkpoint(path, s.model().params(), mesh, c, opt.state(half));
   }
   {
     ModelSession s(c, mesh);
-    ZoOptimizer opt(c, s);
+    ZoOptimizer opt = make_zo_optimizer(c, s);
     const CheckpointState st = read_checkpoint(path, s.model().params(), mesh, c);
     opt.restore(st);
     for (int t = static_cast<int>(st.step); t < c.run.steps; ++t)
-      resumed.push_back(opt.step(t).loss_plus[0]);
+      resumed.push_back(zo_train_step(opt, s, t).loss_plus[0]);
   }
   EXPECT_EQ(full, resumed);
 }
@@ -239,10 +239,10 @@ TEST(Zo, AndersonWithEmptyWindowIsMezo) {
   a.optim.anderson.beta = 1.0;
   Mesh mesh(MPI_COMM_SELF, MeshShape{});
   ModelSession plain(c, mesh), mixed(a, mesh);
-  ZoOptimizer p(c, plain), m(a, mixed);
-  AndersonMixer mixer(a, mixed.model().params(), MPI_COMM_SELF);
+  ZoOptimizer p = make_zo_optimizer(c, plain), m = make_zo_optimizer(a, mixed);
+  AndersonMixer mixer(a.optim.anderson, a.optim.n_perturb, mixed.model().params(), mixed.comm());
   for (int t = 0; t < c.run.steps; ++t) {
-    const ZoStepResult rp = p.step(t), rm = m.step(t);
+    const StepRecord rp = zo_train_step(p, plain, t), rm = zo_train_step(m, mixed, t);
     EXPECT_EQ(rp.loss_plus, rm.loss_plus);
     EXPECT_EQ(rp.loss_minus, rm.loss_minus);
     const ZoUpdate u = mixer.next(t, rp.seeds, rp.projected_grad, rp.lr, rp.loss(), {}, {});
@@ -289,11 +289,11 @@ TEST(Zo, CompactAndersonMatchesDenseAnderson) {
   };
   std::vector<double> x = flat();
   const std::size_t N = x.size();
-  ZoOptimizer opt(c, session);
+  ZoOptimizer opt = make_zo_optimizer(c, session);
   std::vector<std::vector<double>> F, X;  // history of residuals and iterate differences
   int restarts_seen = 0;
   for (int k = 0; k < c.run.steps; ++k) {
-    const ZoStepResult r = opt.step(k);
+    const StepRecord r = zo_train_step(opt, session, k);
     std::vector<double> f(N, 0.0);
     for (int p = 0; p < c.optim.n_perturb; ++p) {
       const auto z = direction(r.seeds[p]);
