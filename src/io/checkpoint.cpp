@@ -20,6 +20,7 @@
 #include "io/checkpoint_checksum.hpp"
 #include "io/hdf5_handles.hpp"
 #include "parallel/collective_guard.hpp"
+#include "parallel/control_collectives.hpp"
 
 namespace zoptimus {
 
@@ -168,7 +169,7 @@ void check_state_names(const CheckpointState& state, const ExtraStores& extra,
 std::uint64_t read_back_checksum(hid_t group, const ParameterStore& store, hid_t dxpl) {
   std::uint64_t sum = 0;
   for (const auto& t : store.tensors()) {
-    h5::Dataset dataset(ZOPTIMUS_H5(H5Dopen2(group, t.name.c_str(), H5P_DEFAULT)));
+    h5::Dataset dataset = h5::open_dataset(group, t.name);
     h5::Dataspace file_space(ZOPTIMUS_H5(H5Dget_space(dataset)));
     h5::Dataspace mem_space = memory_space(t);
     select_block(t, file_space, mem_space, t.owns_block);
@@ -258,7 +259,7 @@ void write_file(const std::string& tmp, const ParameterStore& params, const Mesh
 void verify_written(const std::string& tmp, const ParameterStore& params, const Mesh& mesh,
                     const ExtraStores& extra, const std::vector<std::uint64_t>& local_sums) {
   h5::PropList fapl = mpio_access(mesh.world());
-  h5::File file(ZOPTIMUS_H5(H5Fopen(tmp.c_str(), H5F_ACC_RDONLY, fapl)));
+  h5::File file = h5::open_file_read_only(tmp, fapl);
   h5::PropList dxpl = collective_transfer();
   std::vector<std::string> groups = {"params"};
   std::vector<const ParameterStore*> stores = {&params};
@@ -339,9 +340,8 @@ void write_checkpoint(const std::string& path, const ParameterStore& params, con
   std::vector<std::uint64_t> local_sums = {detail::local_store_checksum(params)};
   for (const auto& [name, store] : extra)
     local_sums.push_back(detail::local_store_checksum(*store));
-  std::vector<std::uint64_t> checksums(local_sums.size());
-  MPI_Allreduce(local_sums.data(), checksums.data(), static_cast<int>(local_sums.size()),
-                MPI_UINT64_T, MPI_SUM, comm);
+  std::vector<std::uint64_t> checksums = local_sums;
+  allreduce_sum(comm, checksums);
   // Parallel HDF5 needs identical metadata on every rank: take rank 0's.
   std::string meta = root ? detail::pack_state(state, utc_timestamp()) : std::string();
   broadcast_string(meta, 0, comm);
@@ -402,8 +402,8 @@ CheckpointState read_checkpoint(const std::string& path, ParameterStore& params,
     fail_on_all_ranks(comm, e.what());
   }
   broadcast_string(meta, 0, comm);
-  MPI_Bcast(expected.data(), static_cast<int>(expected.size()), MPI_UINT64_T, 0, comm);
-  MPI_Bcast(recorded.data(), static_cast<int>(recorded.size()), MPI_INT32_T, 0, comm);
+  broadcast(comm, expected, 0);
+  broadcast(comm, recorded, 0);
   run_collectively(comm, [&] {
     try {
       h5::PropList fapl = mpio_access(comm);
@@ -430,10 +430,10 @@ CheckpointState read_checkpoint(const std::string& path, ParameterStore& params,
     for (const auto& t : stores[i]->tensors())
       if (t.owns_block) bad[i] += count_non_finite(stores[i]->data(t.id));
   }
-  MPI_Allreduce(sums.data(), total.data(), static_cast<int>(sums.size()), MPI_UINT64_T, MPI_SUM,
-                comm);
-  MPI_Allreduce(bad.data(), bad_total.data(), static_cast<int>(bad.size()), MPI_INT64_T, MPI_SUM,
-                comm);
+  total = sums;
+  allreduce_sum(comm, total);
+  bad_total = bad;
+  allreduce_sum(comm, bad_total);
   for (std::size_t i = 0; i < stores.size(); ++i) {
     const std::string group = i == 0 ? "/params" : "/optim/" + extra[i - 1].first;
     if (recorded[i] && total[i] != expected[i])

@@ -24,7 +24,7 @@ std::uint64_t group_checksum(hid_t file, const std::string& group, const TensorS
     std::int64_t n = 1;
     for (std::int64_t d : shape) n *= d;
     std::vector<float> data(static_cast<std::size_t>(n));
-    h5::Dataset d(ZOPTIMUS_H5(H5Dopen2(g, name.c_str(), H5P_DEFAULT)));
+    h5::Dataset d = h5::open_dataset(g, name);
     if (n > 0)
       ZOPTIMUS_H5(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()));
     for (float v : data) non_finite += !(v - v == 0.0f);
@@ -60,7 +60,7 @@ CheckpointInfo verify_checkpoint(const std::string& path) {
   detail::check_against_model(info, config, table, extra);
 
   const h5::QuietErrors quiet_hdf5;
-  h5::File file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  h5::File file = h5::try_open_file(path, H5F_ACC_RDONLY);
   if (!file.valid()) fail("checkpoint '{}': cannot open it ({})", path, h5::error_message());
   std::vector<std::pair<std::string, const TensorShapes*>> groups = {{"params", &info.tensors}};
   for (const auto& [name, shapes] : info.extra) groups.emplace_back("optim/" + name, &shapes);
