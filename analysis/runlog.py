@@ -119,19 +119,20 @@ class Run:
         return tot
 
     def forwards(self) -> int:
-        """Forward passes the run made: 2 n_perturb per step plus eval_batches per eval."""
+        """Forward passes a rank made: 2 n_perturb / pp per step plus eval_batches per eval."""
         eb = self.deck.get("run", {}).get("eval_batches", 4)
         n_steps = len(self.steps["step"])
-        return n_steps * self.problem.forwards_per_step() + len(self.evals.get("step", [])) * eb
+        per_step = self.problem.forwards_per_step() // self.mesh.pp
+        return n_steps * per_step + len(self.evals.get("step", [])) * eb
 
 
 def _mesh_from_attr(s: str) -> Mesh:
-    m = re.match(r"2d dp=(\d+) x (\d+)x(\d+)", s)
+    m = re.match(r"2d dp=(\d+) x (?:pp=(\d+) x )?(\d+)x(\d+)", s)
     if m:
-        return Mesh("2d", int(m.group(2)), int(m.group(1)))
-    m = re.match(r"1d dp=(\d+) x t=(\d+)", s)
+        return Mesh("2d", int(m.group(3)), int(m.group(1)), int(m.group(2) or 1))
+    m = re.match(r"1d dp=(\d+) x (?:pp=(\d+) x )?t=(\d+)", s)
     if m:
-        return Mesh("1d", int(m.group(2)), int(m.group(1)))
+        return Mesh("1d", int(m.group(3)), int(m.group(1)), int(m.group(2) or 1))
     raise ValueError(f"unrecognised mesh description {s!r}")
 
 
