@@ -119,11 +119,10 @@ class Run:
         return tot
 
     def forwards(self) -> int:
-        """Forward passes a rank made: 2 n_perturb / pp per step plus eval_batches per eval."""
+        """Forward passes the run made: 2 n_perturb per step plus eval_batches per eval."""
         eb = self.deck.get("run", {}).get("eval_batches", 4)
         n_steps = len(self.steps["step"])
-        per_step = self.problem.forwards_per_step() // self.mesh.pp
-        return n_steps * per_step + len(self.evals.get("step", [])) * eb
+        return n_steps * self.problem.forwards_per_step() + len(self.evals.get("step", [])) * eb
 
 
 def _mesh_from_attr(s: str) -> Mesh:

@@ -78,6 +78,10 @@ def test_report_has_the_pp_table(sweep):
     assert rows[0]["speedup"] == 1.0
     for r in rows:
         assert r["pp_bytes_per_rank"] == r["pp_bytes_formula"]
+    # the sweep table's closed form counts the pp allreduce (1x1 meshes: nothing else moves)
+    for row in res["rows"]:
+        if "+pp" in row["family"]:
+            assert row["comm_MB_per_rank"] == pytest.approx(row["comm_MB_formula"], rel=1e-12)
     assert os.path.exists(top / "report" / "pp_scaling.md")
     assert "Strong scaling in n" in open(top / "report" / "README.md").read()
 
