@@ -110,19 +110,27 @@ class Run:
         v = self.ranks.get(name)
         return float(np.nanmax(np.asarray(v, dtype=float))) if v is not None and len(v) else float("nan")
 
-    def comm_bytes_recv(self) -> np.ndarray:
-        """Received bytes per rank over the whole run (every axis and kind)."""
+    def comm_bytes_recv(self, include_world: bool = False) -> np.ndarray:
+        """Received bytes per rank over the whole run: the model-parallel and data-parallel
+        axes (row, col, model, dp), which the closed forms of costs.py describe. The world
+        axis carries the optimizer's own reductions (Sparse-MeZO threshold counts, the
+        Anderson Gram); include_world adds it."""
         tot = np.zeros(self.mesh.ranks)
         for k, v in self.ranks.items():
-            if k.endswith("_bytes_recv"):
+            if k.endswith("_bytes_recv") and (include_world or not k.startswith("world_")):
                 tot = tot + np.asarray(v, dtype=float)
         return tot
 
     def forwards(self) -> int:
-        """Forward passes the run made: 2 n_perturb per step plus eval_batches per eval."""
-        eb = self.deck.get("run", {}).get("eval_batches", 4)
+        """Forward passes each rank made: 2 n_perturb per step, plus per evaluation the
+        held-out sequences split over the dp replicas, batch sequences per forward
+        (synthetic data: run.eval_sequences, or run.eval_batches x data.batch)."""
+        run = self.deck.get("run", {})
+        eval_seqs = run.get("eval_sequences", 0) or run.get("eval_batches", 4) * self.problem.batch
+        per_forward = self.problem.batch * self.mesh.dp
+        eval_forwards = -(-eval_seqs // per_forward)
         n_steps = len(self.steps["step"])
-        return n_steps * self.problem.forwards_per_step() + len(self.evals.get("step", [])) * eb
+        return n_steps * self.problem.forwards_per_step() + len(self.evals.get("step", [])) * eval_forwards
 
 
 def _mesh_from_attr(s: str) -> Mesh:
