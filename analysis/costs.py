@@ -21,6 +21,7 @@ class Mesh:
     mode: str  # "2d" or "1d"
     side: int  # q for 2d (q x q), t for 1d
     dp: int = 1
+    pp: int = 1  # perturbation-parallel copies per replica (parallel.pp)
 
     @property
     def model_ranks(self) -> int:
@@ -28,15 +29,15 @@ class Mesh:
 
     @property
     def ranks(self) -> int:
-        return self.dp * self.model_ranks
+        return self.dp * self.pp * self.model_ranks
 
     def label(self) -> str:
         core = f"2D {self.side}x{self.side}" if self.mode == "2d" else f"1D t={self.side}"
-        return core + (f" dp={self.dp}" if self.dp > 1 else "")
+        return core + (f" dp={self.dp}" if self.dp > 1 else "") + (f" pp={self.pp}" if self.pp > 1 else "")
 
     def family(self) -> str:
-        """Mesh family: the partitioning without the size (2d, 1d, 2d+dp2...)."""
-        return self.mode + (f"+dp{self.dp}" if self.dp > 1 else "")
+        """Mesh family: the partitioning without the size (2d, 1d, 2d+dp2, 2d+pp4...)."""
+        return self.mode + (f"+dp{self.dp}" if self.dp > 1 else "") + (f"+pp{self.pp}" if self.pp > 1 else "")
 
     @staticmethod
     def from_ranks(mode: str, ranks: int, dp: int = 1) -> "Mesh | None":

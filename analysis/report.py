@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from . import anderson, extrap, perfmodel, plots, scaling
+from . import anderson, extrap, perfmodel, plots, ppscaling, scaling
 from .runlog import read_sweep
 
 MACHINES_DIR = os.path.join(os.path.dirname(__file__), "machines")
@@ -69,7 +69,8 @@ def build(root: str, out: str, machines=None, E: float = 0.5, holdout: str | Non
     # performance model: fit and validation
     fitted, val = None, []
     try:
-        fitted, val = validate(runs, holdout, max_fit_ranks)
+        # the model prices all n directions per rank: pp runs are reported on their own
+        fitted, val = validate([r for r in runs if r.mesh.pp == 1], holdout, max_fit_ranks)
         with open(os.path.join(out, "fitted_machine.toml"), "w") as f:
             f.write("# Performance model constants fitted to this sweep (analysis.perfmodel)\n")
             f.write(perfmodel.machine_toml(fitted))
@@ -85,7 +86,8 @@ def build(root: str, out: str, machines=None, E: float = 0.5, holdout: str | Non
     ranks_axis = sorted({r.mesh.ranks for r in runs} | {4, 16, 64})
     for mode in ("2d", "1d"):
         pts = serial + [(r.problem.step_flops(), r.mesh.ranks, r.step_stat())
-                        for r in runs if r.mesh.mode == mode and r.mesh.dp == 1 and r.mesh.ranks > 1]
+                        for r in runs if r.mesh.mode == mode and r.mesh.dp == 1 and r.mesh.pp == 1
+                        and r.mesh.ranks > 1]
         if serial and len(pts) > len(serial):
             try:
                 measured[mode] = scaling.isoefficiency(pts, E)
@@ -130,9 +132,18 @@ def build(root: str, out: str, machines=None, E: float = 0.5, holdout: str | Non
 
     summary = _summary(root, rows, figs, val, fitted, measured, analytic, E, cross, mach_rows,
                        extrap_files, holdout, max_fit_ranks, pred)
+    pp_rows = ppscaling.pp_table(runs)
+    if pp_rows:
+        cols = list(pp_rows[0])
+        with open(os.path.join(out, "pp_scaling.md"), "w") as f:
+            f.write(_md_table(pp_rows, cols))
+        summary += ("\n## Strong scaling in n (perturbation parallelism)\n\nRuns that differ "
+                    "only in parallel.pp, against the smallest pp; pp bytes per rank measured "
+                    "(/ranks/pp_allreduce_bytes_sent) and closed form (2n losses per step).\n\n"
+                    + _md_table(pp_rows, cols))
     with open(os.path.join(out, "README.md"), "w") as f:
         f.write(summary)
-    return {"rows": rows, "figures": figs, "validation": val, "fitted": fitted,
+    return {"pp": pp_rows, "rows": rows, "figures": figs, "validation": val, "fitted": fitted,
             "isoefficiency": measured, "analytic": analytic, "crossovers": cross,
             "which_mesh": mach_rows, "extrap": extrap_files}
 

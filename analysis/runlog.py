@@ -134,12 +134,12 @@ class Run:
 
 
 def _mesh_from_attr(s: str) -> Mesh:
-    m = re.match(r"2d dp=(\d+) x (\d+)x(\d+)", s)
+    m = re.match(r"2d dp=(\d+) x (?:pp=(\d+) x )?(\d+)x(\d+)", s)
     if m:
-        return Mesh("2d", int(m.group(2)), int(m.group(1)))
-    m = re.match(r"1d dp=(\d+) x t=(\d+)", s)
+        return Mesh("2d", int(m.group(3)), int(m.group(1)), int(m.group(2) or 1))
+    m = re.match(r"1d dp=(\d+) x (?:pp=(\d+) x )?t=(\d+)", s)
     if m:
-        return Mesh("1d", int(m.group(2)), int(m.group(1)))
+        return Mesh("1d", int(m.group(3)), int(m.group(1)), int(m.group(2) or 1))
     raise ValueError(f"unrecognised mesh description {s!r}")
 
 

@@ -11,6 +11,7 @@ from dataclasses import replace
 import numpy as np
 
 from .costs import forward_traffic
+from .ppscaling import pp_bytes_per_rank
 
 COLUMNS = ["point", "mesh", "family", "ranks", "params_M", "batch", "seq_len", "W_gflop",
            "steps", "step_median_s", "step_iqr_s", "compute_s", "comm_s", "rng_s",
@@ -33,6 +34,12 @@ def sweep_meta(root: str) -> dict:
     return {}
 
 
+def forwards_per_rank(r) -> int:
+    """Run.forwards() less the step forwards a rank hands to its pp group (it runs 1/pp)."""
+    n_steps = len(r.steps["step"])
+    return r.forwards() - n_steps * r.problem.forwards_per_step() * (r.mesh.pp - 1) // r.mesh.pp
+
+
 def row(r, warmup: int = 1) -> dict:
     st = r.step_times(warmup)
     med = r.step_stat(warmup)
@@ -50,7 +57,8 @@ def row(r, warmup: int = 1) -> dict:
             "compute_s": compute, "comm_s": comm, "rng_s": rng, "update_s": upd, "io_s": io,
             "other_s": other,
             "comm_MB_per_rank": float(np.mean(r.comm_bytes_recv())) / 1e6,
-            "comm_MB_formula": tr.total_bytes() * r.forwards() / 1e6,
+            "comm_MB_formula": (tr.total_bytes() * forwards_per_rank(r)
+                                + pp_bytes_per_rank(pb.n_perturb, r.mesh.pp, len(r.steps["step"]))) / 1e6,
             "peak_rss_MB": r.rank_max("peak_rss_bytes") / 2**20,
             "tokens_per_s": tokens / med if med > 0 else float("nan"),
             "speedup": float("nan"), "efficiency": float("nan"), "scaling": "",

@@ -26,9 +26,11 @@ def to_toml(deck: dict) -> str:
 
 
 def mesh_attr(mesh: Mesh) -> str:
+    """As MeshShape::describe (src/parallel/mesh.cpp)."""
+    pp = f"pp={mesh.pp} x " if mesh.pp > 1 else ""
     if mesh.mode == "2d":
-        return f"2d dp={mesh.dp} x {mesh.side}x{mesh.side} ({mesh.ranks} ranks)"
-    return f"1d dp={mesh.dp} x t={mesh.side} ({mesh.ranks} ranks)"
+        return f"2d dp={mesh.dp} x {pp}{mesh.side}x{mesh.side} ({mesh.ranks} ranks)"
+    return f"1d dp={mesh.dp} x {pp}t={mesh.side} ({mesh.ranks} ranks)"
 
 
 def write_log(path: str, deck: dict, mesh: Mesh, step_seconds, *, comm_fraction=0.2,

@@ -58,8 +58,9 @@ ReplayArgs parse_replay_args(const std::vector<std::string>& args) {
 // mesh gives the same weights); replay reads no data.
 Config deck_of(const std::string& run_log) {
   const std::string deck = read_run_log_deck(run_log);
-  Config c = parse_config(deck, fmt::format("{} (deck)", run_log),
-                          {"parallel.q=0", "parallel.t=0", "parallel.dp=1", "data.path=\"\""});
+  Config c = parse_config(
+      deck, fmt::format("{} (deck)", run_log),
+      {"parallel.q=0", "parallel.t=0", "parallel.dp=1", "parallel.pp=1", "data.path=\"\""});
   return c;
 }
 

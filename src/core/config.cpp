@@ -227,6 +227,11 @@ void validate_config(const Config& c) {
         "optim.anderson.m = {} with optim.n_perturb = {} mixes {} directions per step; at most "
         "32 are supported",
         a.m, c.optim.n_perturb, (a.m + 1) * c.optim.n_perturb);
+  if (c.optim.n_perturb % c.parallel.pp != 0)
+    fail(
+        "optim.n_perturb = {} is not divisible by parallel.pp = {} (each perturbation-parallel "
+        "rank evaluates n_perturb / pp directions); make n_perturb a multiple of pp",
+        c.optim.n_perturb, c.parallel.pp);
   if (c.parallel.mode == MeshMode::TwoD && c.parallel.t != 0)
     fail("parallel.t = {} is set but parallel.mode = \"2d\"; use parallel.q for the 2D mesh side",
          c.parallel.t);

@@ -33,6 +33,7 @@ struct ParallelConfig {
   int q = 0;                              // 2D mesh side; 0 = derived from the rank count and dp
   int t = 0;                              // 1D tensor-parallel width; 0 = derived
   int dp = 1;                             // data-parallel replicas
+  int pp = 1;                             // pp groups: share a batch, split n_perturb
   std::string collectives = "mpi";        // "mpi"; "cuda-aware-mpi", "nccl" planned (CUDA)
   SummaChoice summa = SummaChoice::Auto;  // "auto", "standard" or "weight_stationary"
 };

@@ -132,6 +132,7 @@ const std::vector<FieldSpec>& deck_schema() {
       integer("parallel.q", ZO_FIELD(parallel.q), 0, 4096),
       integer("parallel.t", ZO_FIELD(parallel.t), 0, 1 << 20),
       integer("parallel.dp", ZO_FIELD(parallel.dp), 1, 1 << 20),
+      integer("parallel.pp", ZO_FIELD(parallel.pp), 1, 4096),
       one_of("parallel.collectives", ZO_FIELD(parallel.collectives),
              {"mpi", "cuda-aware-mpi", "nccl"}),
       choice("parallel.summa", ZO_FIELD(parallel.summa)),

@@ -29,12 +29,13 @@ struct Builder {
   const MeshShape& shape;
   const MeshCoords& at;
 
-  // This rank writes its block when it is the first holder of it: replica 0, and index 0 on
-  // every mesh axis that neither of the tensor's axes is split over.
+  // This rank writes its block when it is the first holder of it: replica 0 and pp rank 0, and
+  // index 0 on every mesh axis that neither of the tensor's axes is split over.
   bool owns(Part row_part, Part col_part) const {
     const bool uses_row = row_part == Part::ByRow || col_part == Part::ByRow;
     const bool uses_col = row_part == Part::ByCol || col_part == Part::ByCol;
-    return at.replica == 0 && (uses_row || at.row == 0) && (uses_col || at.col == 0);
+    return at.replica == 0 && at.pp_rank == 0 && (uses_row || at.row == 0) &&
+           (uses_col || at.col == 0);
   }
   AxisSplit split(Part p) const {
     if (p == Part::ByRow) return {shape.rows(), at.row};

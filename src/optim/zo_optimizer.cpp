@@ -62,17 +62,30 @@ StepRecord ZoOptimizer::step(std::int64_t t, const Batch& batch, Objective& obje
   ZoUpdate update;
   update.active = active;
   update.lr = r.lr;
-  for (int p = 0; p < o.n_perturb; ++p) {
+  // Perturbation parallelism (parallel.pp): this rank evaluates directions [p0, p0 + n/pp) on
+  // the batch its pp group shares, and the group sums the 2n losses. Every other slot holds
+  // 0, so each sum is exactly one rank's loss: the trajectory is that of one rank doing all n.
+  const int pp = comm_.size(Axis::Pp), per_rank = o.n_perturb / pp;
+  const int p0 = comm_.rank(Axis::Pp) * per_rank;
+  std::vector<double> losses(2 * static_cast<std::size_t>(o.n_perturb), 0.0);
+  for (int p = p0; p < p0 + per_rank; ++p) {
     const std::uint64_t seed = perturbation_seed(static_cast<std::uint64_t>(run_.seed), t, p);
     weights_->set_perturbation(seed, active);
     const std::vector<LossSums> l = objective.losses({&batch, &batch}, *weights_);
-    const double g = (l[0].mean() - l[1].mean()) / (2.0 * o.eps);
-    r.seeds.push_back(seed);
-    r.loss_plus.push_back(l[0].mean());
-    r.loss_minus.push_back(l[1].mean());
-    r.projected_grad.push_back(g);
+    losses[2 * p] = l[0].mean();
+    losses[2 * p + 1] = l[1].mean();
     r.tokens = l[0].count;
-    if (!std::isfinite(l[0].mean()) || !std::isfinite(l[1].mean())) r.skipped = true;
+  }
+  if (pp > 1) comm_.allreduce_sum(Axis::Pp, losses.data(), losses.size());
+  for (int p = 0; p < o.n_perturb; ++p) {
+    const std::uint64_t seed = perturbation_seed(static_cast<std::uint64_t>(run_.seed), t, p);
+    const double plus = losses[2 * p], minus = losses[2 * p + 1];
+    const double g = (plus - minus) / (2.0 * o.eps);
+    r.seeds.push_back(seed);
+    r.loss_plus.push_back(plus);
+    r.loss_minus.push_back(minus);
+    r.projected_grad.push_back(g);
+    if (!std::isfinite(plus) || !std::isfinite(minus)) r.skipped = true;
     update.seeds.push_back(seed);
     update.coeffs.push_back(g / o.n_perturb);
   }

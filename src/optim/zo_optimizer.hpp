@@ -2,6 +2,8 @@
 // perturbations: a dual-stream forward gives l+ = L(theta + eps z) and l- = L(theta - eps z)
 // on the same micro-batch, g = (l+ - l-) / (2 eps); the update theta -= lr ((1/n) sum g z +
 // lambda theta) is deferred into the next step's generation pass (zo_weights.hpp).
+// With parallel.pp > 1 the ranks of a pp group split the n directions (docs/design.md); each
+// still applies all n in the update, so the group's weights stay identical.
 //
 // The optimizer is a function of its inputs: the caller (train/) fetches the step's batch and
 // hands in the Objective that evaluates it; the optimizer's resumable state is a plain

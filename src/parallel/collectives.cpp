@@ -104,6 +104,8 @@ MPI_Comm Collectives::comm(Axis axis) const {
       return mesh_.dp_comm();
     case Axis::World:
       return mesh_.world();
+    case Axis::Pp:
+      return mesh_.pp_comm();
   }
   fail("internal error: unknown mesh axis {}", static_cast<int>(axis));
 }

@@ -95,6 +95,8 @@ std::string CommStats::axis_name(Axis axis) {
       return "dp";
     case Axis::World:
       return "world";
+    case Axis::Pp:
+      return "pp";
   }
   return "unknown";
 }

@@ -8,9 +8,9 @@
 namespace zoptimus {
 
 // The mesh communicator a collective runs on (Mesh::row_comm, col_comm, model, dp_comm,
-// world).
-enum class Axis { Row, Col, Model, Dp, World };
-inline constexpr int kAxisCount = 5;
+// world, pp_comm). Pp is last so the other axes keep their indices.
+enum class Axis { Row, Col, Model, Dp, World, Pp };
+inline constexpr int kAxisCount = 6;
 
 enum class CommKind { Bcast, Allreduce, Reduce, ReduceScatter, Allgather, Transpose, kCount };
 inline constexpr int kCommKindCount = static_cast<int>(CommKind::kCount);
