@@ -1,4 +1,5 @@
-// The partitioned OPT decoder forward pass on a 2D (Optimus) or 1D (Megatron) mesh.
+// The partitioned OPT decoder forward pass on a 2D (Optimus) or 1D (Megatron) mesh: the OPT
+// family's assembly of the distributed blocks in model/layers/ (docs/design.md, "Model").
 //
 // 2D: activations are [b/q * s, h/q] per rank (batch by mesh row, hidden by mesh column);
 //     every linear layer is a SUMMA; LayerNorm allreduces per-token sums along the row; the
@@ -13,10 +14,15 @@
 
 #include "core/types.hpp"
 #include "core/workspace_registry.hpp"
-#include "kernels/cross_entropy.hpp"
-#include "kernels/layernorm.hpp"
-#include "linalg/summa.hpp"
 #include "model/batch.hpp"
+#include "model/layers/classification_head.hpp"
+#include "model/layers/forward_times.hpp"
+#include "model/layers/layer_context.hpp"
+#include "model/layers/layer_norm.hpp"
+#include "model/layers/lm_head.hpp"
+#include "model/layers/parallel_linear.hpp"
+#include "model/layers/vocab_parallel_cross_entropy.hpp"
+#include "model/layers/vocab_parallel_embedding.hpp"
 #include "model/model_dims.hpp"
 #include "model/weight_source.hpp"
 #include "parallel/collectives.hpp"
@@ -25,13 +31,6 @@ namespace zoptimus {
 
 // SummaChoice (core/choices.hpp): which SUMMA variant the 2D linear layers use, per GEMM
 // by moved bytes (Auto) or forced.
-
-// Accumulated time (seconds) spent in the parts of the forward pass.
-struct ForwardTimes {
-  double gemm = 0;   // local GEMMs inside linear layers and the head (includes SUMMA waits)
-  double other = 0;  // everything else
-  std::int64_t gemm_flops = 0;
-};
 
 class Transformer {
  public:
@@ -82,7 +81,7 @@ class Transformer {
   // 1/q^2 in 2D, except the [b*s, h/q] embedding partial), and the SUMMA communication
   // panels (double-buffered blocks of activations and weights in flight), reported apart.
   std::int64_t activation_bytes() const;
-  std::int64_t comm_buffer_bytes() const { return static_cast<std::int64_t>(summa_ws_.bytes()); }
+  std::int64_t comm_buffer_bytes() const { return linear_.comm_buffer_bytes(); }
   const ForwardTimes& times() const { return times_; }
   void reset_times() { times_ = ForwardTimes{}; }
 
@@ -90,44 +89,33 @@ class Transformer {
   // The activations of one stream, allocated once.
   struct StreamBuffers {
     Matrix x, h, qkv, attn, tmp, ffn, final_, logits;
-    TokenVector targets;
-    TokenValues ce_max, ce_sum, ce_target;
+    CrossEntropyBuffers ce;
     bool allocated() const { return x.size() > 0; }
     std::int64_t bytes() const;
   };
+  // One activation of the first n streams, for the blocks that run them together.
+  static PerStream<Matrix> per_stream(StreamBuffers (&act)[kMaxStreams], Matrix StreamBuffers::*m);
   void allocate_stream(int s);
-  bool two_d() const { return mesh_.shape().mode == MeshMode::TwoD; }
-  void embed(const Batch& batch, ConstMatrix table, StreamBuffers& a);
-  void layernorm(ConstMatrix x, ConstMatrix gamma, ConstMatrix beta, Matrix y);
-  // y = x W. In 1D, row_parallel selects the allreduce-after-GEMM form.
-  void matmul(ConstMatrix x, ConstMatrix w, Matrix y, bool row_parallel);
-  // All streams through one linear layer: y_s = act?(x_s W_s + b_s).
-  void linear(int stream_count, Matrix StreamBuffers::*in, Matrix StreamBuffers::*out,
-              int weight_id, int bias_id, WeightSource& w, bool row_parallel, bool activation);
-  void all_layernorm(int stream_count, Matrix StreamBuffers::*in, Matrix StreamBuffers::*out,
-                     int gamma_id, int beta_id, WeightSource& w);
-  LossSums reduce_loss(double sum, double count, double correct);
-  // The embedding rows (vocabulary) this rank holds.
-  int embed_vocab_offset() const;
-  int embed_valid_vocab() const;
+  // Validates the batch and sequence against the model and the mesh; the batch per mesh row.
+  static int local_batch_of(const ModelDims& dims, const Mesh& mesh, int batch, int seq);
 
   ModelDims dims_;
   const Mesh& mesh_;
-  Collectives& comm_;
   int batch_, seq_;
   int local_batch_, local_tokens_, token_offset_;
   int streams_in_last_forward_ = 0;
-  SummaChoice summa_choice_;
   ParameterStore params_;
   std::vector<int> layer_ids_;  // [layer * 12 + k]: ids of the 12 tensors of a layer
   int embed_id_ = 0, positions_id_ = 0, final_ln_w_ = 0, final_ln_b_ = 0;
 
-  StreamBuffers act_[kMaxStreams];
-  Matrix embed_partial_;  // shared by the streams (used one at a time)
-  LayerNormStats ln_stats_;
-  TokenVector tokens_;
-  SummaWorkspace summa_ws_;
   ForwardTimes times_;
+  LayerContext ctx_;
+  ParallelLinear linear_;  // every linear layer and the LM head; owns the SUMMA panels
+  DistributedLayerNorm norm_;
+  VocabParallelEmbedding embedding_;
+  LmHead lm_head_;
+  ClassificationHead classification_head_;
+  StreamBuffers act_[kMaxStreams];
   WorkspaceLease activations_lease_{WorkspacePurpose::Activations};
 };
 
