@@ -2,6 +2,7 @@
 //
 //   zoptimus data --task lm --seq-len 64 --validation-fraction 0.1 --out FILE.h5 TEXT...
 //   zoptimus data --task classification --seq-len 32 --labels "negative,positive" --out FILE.h5 TSV
+//                 [--label-words "n|p"]   (one character per label; default: the initials)
 //   zoptimus data --task lm --tokens --vocab V --tokenizer NAME --pad ID [--bos ID --eos ID]
 //                 --seq-len 64 --out FILE.h5 TOKENS.i32...
 //   zoptimus data --task classification --tokens --label-words ID,ID ... ROWS.i32...
@@ -223,8 +224,8 @@ std::string build_dataset(const DataOptions& o, bool fraction_given) {
   if (classify && o.labels.empty())
     fail("--task classification needs --labels, e.g. --labels \"negative,positive\"");
   if (!classify && !o.labels.empty()) fail("--labels is only for --task classification");
-  if (!o.tokens && !o.label_word_ids.empty())
-    fail("--label-words (token ids) is only for --tokens; text labels use their initials");
+  if (!classify && !o.label_word_ids.empty())
+    fail("--label-words is only for --task classification");
   if (o.tokens && classify && o.label_word_ids.empty())
     fail("--tokens --task classification needs --label-words ID,ID (one token id per label)");
   if (!(o.validation_fraction > 0.0 && o.validation_fraction < 1.0))
@@ -268,6 +269,8 @@ std::string build_dataset(const DataOptions& o, bool fraction_given) {
       if (contents.label_words.size() != contents.label_names.size())
         fail("--label-words gives {} ids for {} labels", contents.label_words.size(),
              contents.label_names.size());
+    } else if (!o.label_word_ids.empty()) {
+      contents.label_words = byte_label_words(o.label_word_ids, contents.label_names.size());
     } else {
       contents.label_words = label_words_for(contents.label_names);
     }
@@ -307,7 +310,8 @@ void add_options(CLI::App& app, DataOptions& o) {
       ->allow_extra_args(false);
   app.add_option("--labels", o.labels,
                  "classification: comma-separated label names; label word k is the byte token "
-                 "of the first character of label k (initials must differ)");
+                 "of the first character of label k (initials must differ) unless "
+                 "--label-words says otherwise");
   app.add_option("--out", o.out, "output HDF5 file")->required()->type_name("FILE.h5");
   app.add_flag("--force", o.force, "replace an existing output file");
   app.add_flag("--tokens", o.tokens,
@@ -322,8 +326,11 @@ void add_options(CLI::App& app, DataOptions& o) {
   app.add_option("--pad", o.pad, "--tokens: PAD id (no next-token target where it follows)")
       ->capture_default_str();
   app.add_option("--label-words", o.label_word_ids,
-                 "--tokens classification: token id of each label's word, comma-separated")
-      ->type_name("ID,ID");
+                 "classification: with --tokens the token id of each label's word, "
+                 "comma-separated (ID,ID); with text inputs one single character per label, "
+                 "'|'-separated (\"n|p\": a bytes-v1 token is one byte, so longer words need "
+                 "the model's tokenizer, scripts/make_dataset.py)")
+      ->type_name("WORDS");
   app.add_option("inputs", o.inputs,
                  "lm: text files (a blank line separates documents); classification: TSV files")
       ->required()

@@ -18,8 +18,6 @@
 
 namespace zoptimus::app {
 
-namespace {
-
 // Loads io.restart into the session's parameters; returns "path (step N)" for the log.
 std::string load_restart(const Config& cfg, ModelSession& session, const Mesh& mesh) {
   std::string path = cfg.io.restart;
@@ -39,8 +37,6 @@ std::string load_restart(const Config& cfg, ModelSession& session, const Mesh& m
   const CheckpointState st = read_checkpoint(path, session.model().params(), mesh, cfg);
   return fmt::format("{} (step {})", path, st.step);
 }
-
-}  // namespace
 
 int run_eval(const DeckArgs& args) {
   RunSetup setup = setup_run(args, "eval");

@@ -36,6 +36,7 @@ std::string next_run_log_path(const std::string& out_dir) {
 int run_train(const DeckArgs& args) {
   RunSetup setup = setup_run(args, "train");
   const Config& cfg = setup.config;
+  if (cfg.run.steps == 0) return run_train_zero_steps(setup);
   // Output locations are checked before any work, not when the first file is written.
   run_collectively(MPI_COMM_WORLD, [&] {
     int rank = 0;

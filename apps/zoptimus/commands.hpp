@@ -8,6 +8,10 @@
 #include "core/config.hpp"
 #include "parallel/mesh.hpp"
 
+namespace zoptimus {
+class ModelSession;
+}
+
 namespace zoptimus::app {
 
 // What every deck-driven subcommand gets from the command line.
@@ -27,7 +31,12 @@ struct RunSetup {
 RunSetup setup_run(const DeckArgs& args, const std::string& command);
 
 int run_train(const DeckArgs& args);
+// `train` with run.steps = 0: evaluates the (restarted) model and writes nothing.
+int run_train_zero_steps(const RunSetup& setup);
 int run_eval(const DeckArgs& args);
+// Loads io.restart ("latest": the newest checkpoint in io.out_dir) into the session's
+// parameters, weights only; returns "path (step N)" for the log.
+std::string load_restart(const Config& cfg, ModelSession& session, const Mesh& mesh);
 int run_bench(const std::string& what, const DeckArgs& args, int reps);
 int run_data(const std::vector<std::string>& args);
 int run_ckpt(const std::string& action, const std::vector<std::string>& args);

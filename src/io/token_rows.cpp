@@ -45,6 +45,34 @@ std::vector<std::int32_t> label_words_for(const std::vector<std::string>& label_
   return words;
 }
 
+std::vector<std::int32_t> byte_label_words(const std::string& words, std::size_t n_labels) {
+  std::vector<std::string> items;
+  for (std::size_t start = 0;;) {
+    const std::size_t bar = words.find('|', start);
+    items.push_back(
+        words.substr(start, bar == std::string::npos ? std::string::npos : bar - start));
+    if (bar == std::string::npos) break;
+    start = bar + 1;
+  }
+  if (items.size() != n_labels)
+    fail("--label-words \"{}\" gives {} words for {} labels ('|'-separated)", words, items.size(),
+         n_labels);
+  std::vector<std::int32_t> ids;
+  for (const std::string& w : items) {
+    if (w.size() != 1)
+      fail(
+          "--label-words: '{}' is {} bytes, but a label word must be one token, and a bytes-v1 "
+          "token is one byte (a single ASCII character); label words such as ' great' need the "
+          "model's own tokenizer (scripts/make_dataset.py)",
+          w, w.size());
+    const auto id = static_cast<std::int32_t>(static_cast<unsigned char>(w[0]));
+    if (std::find(ids.begin(), ids.end(), id) != ids.end())
+      fail("--label-words \"{}\": '{}' appears twice; the label words must differ", words, w);
+    ids.push_back(id);
+  }
+  return ids;
+}
+
 TokenRows classification_rows(const std::vector<LabeledText>& examples,
                               const std::vector<std::string>& label_names, int seq_len) {
   if (seq_len < 2) fail("seq_len = {}: must be at least 2 (BOS and one prompt token)", seq_len);

@@ -25,6 +25,12 @@ TokenRows lm_windows(const std::vector<std::string>& documents, int seq_len);
 // the initials must be distinct. Throws zoptimus::Error otherwise.
 std::vector<std::int32_t> label_words_for(const std::vector<std::string>& label_names);
 
+// Classification with label words given as text ("n|p": '|'-separated, one per label): in
+// bytes-v1 each word must be one token, i.e. exactly one byte (a single ASCII character);
+// the words must be distinct. Real label words (" great") need the model's tokenizer
+// (scripts/make_dataset.py). Throws zoptimus::Error otherwise.
+std::vector<std::int32_t> byte_label_words(const std::string& words, std::size_t n_labels);
+
 // One classification example; `where` ("file:line") is used in error messages.
 struct LabeledText {
   std::string text;
