@@ -80,6 +80,9 @@ struct RunConfig {
   int log_every = 1;
   std::int64_t seed = 42;  // step seeds are derived from this
   int max_bad_steps = 10;  // stop after this many NaN/Inf steps
+  // Stop when a step's loss exceeds divergence_factor x max(the run's first loss, 1): a
+  // divergence that stays finite. 0 = off.
+  double divergence_factor = 100;
 };
 
 struct IoConfig {
