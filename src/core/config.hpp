@@ -91,6 +91,8 @@ struct IoConfig {
   int keep = 2;
   std::string restart;  // "" (fresh), a checkpoint path, or "latest"
   bool run_log = true;
+  // Let a run replace checkpoints in out_dir that another run wrote (refused otherwise).
+  bool overwrite = false;
 };
 
 struct Config {
@@ -102,6 +104,7 @@ struct Config {
   IoConfig io;
 
   std::string deck_path;               // where the deck came from ("" for a string)
+  std::string run_id;                  // train: this run's id (io/out_dir_lock.hpp)
   std::string deck_text;               // the deck exactly as read
   std::vector<std::string> overrides;  // key=value overrides, in order
   std::string effective_toml;          // the deck after overrides, as TOML

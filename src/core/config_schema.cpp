@@ -175,6 +175,7 @@ const std::vector<FieldSpec>& deck_schema() {
       integer("io.keep", ZO_FIELD(io.keep), 1, 1000),
       text("io.restart", ZO_FIELD(io.restart)),
       boolean("io.run_log", ZO_FIELD(io.run_log)),
+      boolean("io.overwrite", ZO_FIELD(io.overwrite)),
   };
   return schema;
 }

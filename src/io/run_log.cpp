@@ -220,6 +220,7 @@ void RunLog::Impl::create(const Config& config, const std::string& mesh_descript
       {"blas", build_info::kBlas},
       {"hdf5", build_info::kHdf5},
       {"start_time", utc_timestamp()},
+      {"run_id", config.run_id},
   };
   for (const auto& [name, value] : strings) h5::write_attribute(f, name, value);
   h5::write_attribute(f, "format_version", static_cast<std::int32_t>(kFormatVersion));
