@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "parallel/collective_guard.hpp"
+#include "train/memory_check.hpp"
 
 namespace zoptimus {
 
@@ -14,6 +15,7 @@ ModelSession::ModelSession(const Config& config, const Mesh& mesh)
     : config_(config),
       mesh_(mesh),
       comm_(mesh, stats_, select_comm_backend(config.parallel.collectives)) {
+  check_memory_fits(config, mesh);  // before allocating anything the deck sizes
   // Allocation is local (no collective inside), so running out of memory on some ranks is
   // one agreed message naming the keys to change, not std::bad_alloc once per rank.
   model_ = run_collectively(mesh.world(), [&] {
