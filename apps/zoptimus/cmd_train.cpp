@@ -100,7 +100,7 @@ int run_train(const DeckArgs& args) {
                         fmt::format("checkpoint {} is at step {}, run.steps = {}: nothing to do",
                                     path, first_step, cfg.run.steps));
   }
-  check_checkpoint_owners(cfg.io.out_dir, cfg.io.restart.empty() ? -1 : first_step,
+  check_checkpoint_owners(cfg.io.out_dir, cfg.io.restart.empty() ? -1 : first_step, cfg.run.steps,
                           cfg.io.overwrite, MPI_COMM_WORLD);
   std::unique_ptr<RunLog> run_log;
   if (cfg.io.run_log) {

@@ -155,8 +155,8 @@ void remove_leftover_tmp_files(const std::string& out_dir, MPI_Comm comm) {
   });
 }
 
-void check_checkpoint_owners(const std::string& out_dir, std::int64_t first_step, bool overwrite,
-                             MPI_Comm comm) {
+void check_checkpoint_owners(const std::string& out_dir, std::int64_t first_step,
+                             std::int64_t last_step, bool overwrite, MPI_Comm comm) {
   run_collectively(comm, [&] {
     if (rank_of(comm) != 0) return;
     const std::regex name("ckpt_([0-9]+)\\.h5");
@@ -165,7 +165,8 @@ void check_checkpoint_owners(const std::string& out_dir, std::int64_t first_step
       std::smatch m;
       const std::string file = entry.path().filename().string();
       if (!std::regex_match(file, m, name)) continue;
-      if (first_step >= 0 && std::stoll(m[1].str()) <= first_step) continue;
+      const std::int64_t step = std::stoll(m[1].str());
+      if (first_step >= 0 && (step <= first_step || step > last_step)) continue;
       std::string owner = "an unknown run";
       try {
         const std::string id = read_checkpoint_info(entry.path().string()).run_id;

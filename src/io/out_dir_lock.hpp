@@ -36,9 +36,9 @@ void remove_leftover_tmp_files(const std::string& out_dir, MPI_Comm comm);
 
 // Rank 0: a run never replaces or mixes with checkpoints another run wrote. A fresh run
 // (first_step < 0) is refused when out_dir holds any checkpoint, a restarted one when it holds
-// one past first_step, unless io.overwrite (then those files are removed, with a warning).
-// Collective (the refusal is every rank's).
-void check_checkpoint_owners(const std::string& out_dir, std::int64_t first_step, bool overwrite,
-                             MPI_Comm comm);
+// one it would write (a step in (first_step, last_step]), unless io.overwrite (then those
+// files are removed, with a warning). Collective (the refusal is every rank's).
+void check_checkpoint_owners(const std::string& out_dir, std::int64_t first_step,
+                             std::int64_t last_step, bool overwrite, MPI_Comm comm);
 
 }  // namespace zoptimus
