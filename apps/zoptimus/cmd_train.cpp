@@ -11,6 +11,7 @@
 #include "core/memory.hpp"
 #include "core/workspace_registry.hpp"
 #include "io/checkpoint.hpp"
+#include "io/out_dir_lock.hpp"
 #include "parallel/broadcast_string.hpp"
 #include "parallel/collective_guard.hpp"
 #include "train/trainer.hpp"
@@ -52,6 +53,13 @@ int run_train(const DeckArgs& args) {
     if (::access(cfg.io.out_dir.c_str(), W_OK | X_OK) != 0)
       fail("io.out_dir = '{}' is not writable", cfg.io.out_dir);
   });
+  // The run owns io.out_dir (a lock naming it), and cleans what killed writers left there.
+  setup.config.run_id = new_run_id(MPI_COMM_WORLD);
+  const auto lock = run_collectively(MPI_COMM_WORLD, [&] {
+    return std::make_unique<OutDirLock>(cfg.io.out_dir, cfg.run_id, MPI_COMM_WORLD);
+  });
+  remove_leftover_tmp_files(cfg.io.out_dir, MPI_COMM_WORLD);
+  log::info("run {}: io.out_dir {}", cfg.run_id, cfg.io.out_dir);
   ModelSession session(cfg, *setup.mesh);
   log::info("data: {}", session.batches().describe());
   log::info(
@@ -77,20 +85,24 @@ int run_train(const DeckArgs& args) {
                                     "(ckpt_<step>.h5)",
                                     cfg.io.out_dir));
     // Ask for the momentum buffer only when the file has one (an imported model has none).
-    const bool has_momentum = run_collectively(
-        MPI_COMM_WORLD, [&] { return read_checkpoint_info(path).extra.count("momentum") > 0; });
+    const CheckpointInfo info =
+        run_collectively(MPI_COMM_WORLD, [&] { return read_checkpoint_info(path); });
+    const bool has_momentum = info.extra.count("momentum") > 0;
     ExtraStoresIn extra;
     if (has_momentum) extra = trainer.optimizer().extra_stores_in();
     const CheckpointState st =
         read_checkpoint(path, session.model().params(), *setup.mesh, cfg, extra);
     trainer.optimizer().restore(st);
     first_step = st.step;
-    log::info("restart: {} (step {})", path, first_step);
+    log::info("restart: {} (step {}, written by {})", path, first_step,
+              info.run_id.empty() ? "an unrecorded run" : "run " + info.run_id);
     if (first_step >= cfg.run.steps)
       fail_on_all_ranks(MPI_COMM_WORLD,
                         fmt::format("checkpoint {} is at step {}, run.steps = {}: nothing to do",
                                     path, first_step, cfg.run.steps));
   }
+  check_checkpoint_owners(cfg.io.out_dir, cfg.io.restart.empty() ? -1 : first_step, cfg.run.steps,
+                          cfg.io.overwrite, MPI_COMM_WORLD);
   std::unique_ptr<RunLog> run_log;
   if (cfg.io.run_log) {
     const std::string path = next_run_log_path(cfg.io.out_dir);

@@ -81,6 +81,9 @@ struct RunConfig {
   int log_every = 1;
   std::int64_t seed = 42;  // step seeds are derived from this
   int max_bad_steps = 10;  // stop after this many NaN/Inf steps
+  // Stop when a step's loss exceeds divergence_factor x max(the run's first loss, 1): a
+  // divergence that stays finite. 0 = off.
+  double divergence_factor = 100;
 };
 
 struct IoConfig {
@@ -89,6 +92,8 @@ struct IoConfig {
   int keep = 2;
   std::string restart;  // "" (fresh), a checkpoint path, or "latest"
   bool run_log = true;
+  // Let a run replace checkpoints in out_dir that another run wrote (refused otherwise).
+  bool overwrite = false;
 };
 
 struct Config {
@@ -100,6 +105,7 @@ struct Config {
   IoConfig io;
 
   std::string deck_path;               // where the deck came from ("" for a string)
+  std::string run_id;                  // train: this run's id (io/out_dir_lock.hpp)
   std::string deck_text;               // the deck exactly as read
   std::vector<std::string> overrides;  // key=value overrides, in order
   std::string effective_toml;          // the deck after overrides, as TOML

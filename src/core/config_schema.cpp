@@ -169,12 +169,14 @@ const std::vector<FieldSpec>& deck_schema() {
       integer("run.log_every", ZO_FIELD(run.log_every), 1),
       integer("run.seed", ZO_FIELD(run.seed), 0),
       integer("run.max_bad_steps", ZO_FIELD(run.max_bad_steps), 0),
+      real("run.divergence_factor", ZO_FIELD(run.divergence_factor), 0.0, kInf, false, false),
 
       text("io.out_dir", ZO_FIELD(io.out_dir)),
       integer("io.checkpoint_every", ZO_FIELD(io.checkpoint_every), 0),
       integer("io.keep", ZO_FIELD(io.keep), 1, 1000),
       text("io.restart", ZO_FIELD(io.restart)),
       boolean("io.run_log", ZO_FIELD(io.run_log)),
+      boolean("io.overwrite", ZO_FIELD(io.overwrite)),
   };
   return schema;
 }

@@ -221,6 +221,7 @@ void write_file(const std::string& tmp, const ParameterStore& params, const Mesh
   h5::write_attribute(file, "library_version", std::string(build_info::kVersion));
   h5::write_attribute(file, "git_hash", std::string(build_info::kGitHash));
   h5::write_attribute(file, "created", created);
+  if (!config.run_id.empty()) h5::write_attribute(file, "run_id", config.run_id);
   {
     h5::Group model(ZOPTIMUS_H5(H5Gcreate2(file, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)));
     const ModelConfig& m = config.model;

@@ -71,6 +71,7 @@ struct CheckpointInfo {
   int format_version = 0;
   std::int64_t step = 0;
   std::string mesh, deck, library_version, git_hash, created;
+  std::string run_id;  // the run that wrote it ("" for imports and older files)
   CheckpointModel model;
   TensorShapes tensors;                       // /params, global shapes, in file order
   std::map<std::string, TensorShapes> extra;  // /optim/<store>/...

@@ -115,6 +115,7 @@ CheckpointInfo read_info(const std::string& path) {
   info.library_version = h5::read_string_attribute(file, "library_version");
   info.git_hash = h5::read_string_attribute(file, "git_hash");
   info.created = h5::read_string_attribute(file, "created");
+  if (h5::has_attribute(file, "run_id")) info.run_id = h5::read_string_attribute(file, "run_id");
 
   for (const char* group : {"model", "params"})
     if (!h5::link_exists(file, group)) fail("missing group /{}", group);

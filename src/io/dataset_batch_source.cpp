@@ -2,6 +2,7 @@
 #include "io/dataset_batch_source.hpp"
 
 #include <algorithm>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -14,11 +15,33 @@ namespace zoptimus {
 
 namespace {
 
+// A missing data.path says how a relative path was resolved: one given on the command line
+// against the current directory, one written in the deck against the deck's folder.
+const std::string& existing_data_path(const Config& config) {
+  const std::string& path = config.data.path;
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) return path;
+  bool on_command_line = false;
+  for (const std::string& o : config.overrides)
+    on_command_line = on_command_line || o.rfind("data.path=", 0) == 0;
+  std::string how;
+  if (on_command_line)
+    how = fmt::format(
+        "given on the command line; a relative path there is resolved against the current "
+        "directory {}",
+        std::filesystem::current_path(ec).string());
+  else
+    how = fmt::format(
+        "set in the deck {}; a relative path there is resolved against the deck's folder",
+        config.deck_path);
+  fail("data.path = '{}': no such file ({}); build one with `zoptimus data`", path, how);
+}
+
 class DatasetBatches : public BatchSource {
  public:
   DatasetBatches(const Config& config, const Mesh& mesh)
-      : dataset_(config.data.path, std::string(choice_name(config.data.task)), config.data.seq_len,
-                 config.model.vocab, config.model.tokenizer),
+      : dataset_(existing_data_path(config), std::string(choice_name(config.data.task)),
+                 config.data.seq_len, config.model.vocab, config.model.tokenizer),
         eval_split_(config.data.eval_split == "test" ? TokenSplit::Test : TokenSplit::Validation),
         batch_(config.data.batch),
         replica_(mesh.replica()),
@@ -40,8 +63,13 @@ class DatasetBatches : public BatchSource {
       return dataset_batch(dataset_, TokenSplit::Train, batch_, replica_, dp_, index);
     });
   }
+  // Every rank reads held-out batch `index` together (ModelSession::evaluate runs the same
+  // count everywhere), so a bad validation row is one agreed error too.
   Batch eval_batch(std::int64_t index) override {
-    return dataset_eval_batch(dataset_, eval_split_, batch_, replica_, dp_, index, eval_sequences_);
+    return run_collectively(world_, [&] {
+      return dataset_eval_batch(dataset_, eval_split_, batch_, replica_, dp_, index,
+                                eval_sequences_);
+    });
   }
   std::int64_t eval_sequences() const override { return eval_sequences_; }
   std::string describe() const override {

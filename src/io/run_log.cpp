@@ -220,6 +220,7 @@ void RunLog::Impl::create(const Config& config, const std::string& mesh_descript
       {"blas", build_info::kBlas},
       {"hdf5", build_info::kHdf5},
       {"start_time", utc_timestamp()},
+      {"run_id", config.run_id},
   };
   for (const auto& [name, value] : strings) h5::write_attribute(f, name, value);
   h5::write_attribute(f, "format_version", static_cast<std::int32_t>(kFormatVersion));
@@ -420,12 +421,14 @@ RunLog::RunLog(const std::string& path, const Config& config, const std::string&
 RunLog::~RunLog() {
   if (!impl_ || impl_->finished || !impl_->file.valid()) return;
   const h5::QuietErrors quiet_hdf5;
+  // The log is closing: the reserve's room goes to the last records and the close's metadata
+  // (on a nearly full disk a last write that fails would leave a file HDF5 cannot close).
+  impl_->reserve.release();
   try {
     impl_->write_pending();
   } catch (const std::exception& e) {
     log::warn("run log {}: records lost when closing: {}", impl_->path, e.what());
   }
-  impl_->reserve.release();  // room for the metadata the close writes
   if (H5Fclose(impl_->file.release()) < 0)
     log::warn("run log {}: closing the file failed: {}", impl_->path, h5::error_message());
 }

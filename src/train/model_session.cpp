@@ -1,7 +1,13 @@
 // ModelSession implementation.
 #include "train/model_session.hpp"
 
+#include <new>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
 #include "parallel/collective_guard.hpp"
+#include "train/memory_check.hpp"
 
 namespace zoptimus {
 
@@ -9,12 +15,34 @@ ModelSession::ModelSession(const Config& config, const Mesh& mesh)
     : config_(config),
       mesh_(mesh),
       comm_(mesh, stats_, select_comm_backend(config.parallel.collectives)) {
-  model_ =
-      std::make_unique<Transformer>(ModelDims::from_config(config.model), mesh, comm_,
-                                    config.data.batch, config.data.seq_len, config.parallel.summa);
+  check_memory_fits(config, mesh);  // before allocating anything the deck sizes
+  // Allocation is local (no collective inside), so running out of memory on some ranks is
+  // one agreed message naming the keys to change, not std::bad_alloc once per rank.
+  model_ = run_collectively(mesh.world(), [&] {
+    try {
+      return std::make_unique<Transformer>(ModelDims::from_config(config.model), mesh, comm_,
+                                           config.data.batch, config.data.seq_len,
+                                           config.parallel.summa);
+    } catch (const std::bad_alloc&) {
+      fail(
+          "out of memory allocating the model's parameters and activations (data.batch = {}, "
+          "data.seq_len = {}, model.hidden = {}, {} ranks): lower data.batch or data.seq_len, "
+          "or run on more ranks",
+          config.data.batch, config.data.seq_len, config.model.hidden, mesh.shape().world_size());
+    }
+  });
   model_->params().initialize(static_cast<std::uint64_t>(config.model.seed),
                               static_cast<float>(config.model.init_std));
   batches_ = run_collectively(mesh.world(), [&] { return make_batch_source(config, mesh); });
+  // Every rank must run the same number of evaluation batches (each holds collectives);
+  // the count comes from the file each rank opened, so check that they agree.
+  std::int64_t mine[2] = {batches_->eval_sequences(), -batches_->eval_sequences()}, agreed[2];
+  MPI_Allreduce(mine, agreed, 2, MPI_INT64_T, MPI_MIN, mesh.world());
+  if (agreed[0] != -agreed[1])
+    fail_on_all_ranks(mesh.world(),
+                      fmt::format("the ranks disagree on the number of held-out sequences ({} to "
+                                  "{}): every rank must read the same data.path",
+                                  agreed[0], -agreed[1]));
 }
 
 LossSums ModelSession::loss(const Batch& batch, WeightSource& weights) {

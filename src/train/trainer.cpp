@@ -3,10 +3,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+
+#include <fmt/format.h>
 
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -26,6 +29,22 @@ bool live_progress_bar() {
   return !launched && isatty(fileno(stdout));
 }
 }  // namespace
+
+// A loss that explodes but stays finite (too large a step): stop before that state is
+// evaluated or checkpointed. The losses are agreed on every rank, so is the decision.
+void Trainer::check_divergence(const RunConfig& rc, std::int64_t t, double first_loss,
+                               double loss) const {
+  if (rc.divergence_factor <= 0) return;
+  const double limit = rc.divergence_factor * std::max(std::fabs(first_loss), 1.0);
+  if (loss <= limit) return;
+  fail_on_all_ranks(
+      session_.mesh().world(),
+      fmt::format("step {}: the loss diverged ({:.6g}, more than run.divergence_factor = {} x "
+                  "max(first loss {:.6g}, 1)); stopping without writing this state. Lower "
+                  "optim.lr (now {}) or optim.eps (now {})",
+                  t + 1, loss, rc.divergence_factor, first_loss, config_.optim.lr,
+                  config_.optim.eps));
+}
 
 Trainer::Trainer(const Config& config, ModelSession& session)
     : config_(config), session_(session), optimizer_(make_zo_optimizer(config, session)) {}
@@ -93,15 +112,18 @@ TrainSummary Trainer::run(std::int64_t first_step, RunLog* log_file,
       if (log::rank() == 0)
         log::warn("step {}: non-finite loss (l+ = {}, l- = {}); step skipped", t, r.loss_plus[0],
                   r.loss_minus[0]);
+      // The losses are agreed on every rank, so is this stop: one message.
       if (++bad_in_a_row > rc.max_bad_steps)
-        fail(
-            "{} consecutive steps had non-finite losses (run.max_bad_steps = {}); stopping. "
-            "Lower optim.lr or optim.eps",
-            bad_in_a_row, rc.max_bad_steps);
+        fail_on_all_ranks(
+            session_.mesh().world(),
+            fmt::format("{} consecutive steps had non-finite losses (run.max_bad_steps = {}); "
+                        "stopping. Lower optim.lr or optim.eps",
+                        bad_in_a_row, rc.max_bad_steps));
     } else {
       bad_in_a_row = 0;
       if (!have_first) s.first_loss = r.loss(), have_first = true;
       s.last_loss = r.loss();
+      check_divergence(rc, t, s.first_loss, r.loss());
     }
     const double elapsed = total.seconds();
     const double eta = elapsed / s.steps * (rc.steps - t - 1);

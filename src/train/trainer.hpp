@@ -42,6 +42,7 @@ class Trainer {
 
  private:
   EvalPoint evaluate(std::int64_t step, RunLog* log);
+  void check_divergence(const RunConfig& rc, std::int64_t t, double first_loss, double loss) const;
 
   const Config& config_;
   ModelSession& session_;

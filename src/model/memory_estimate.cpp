@@ -1,0 +1,45 @@
+// estimate_memory (see memory_estimate.hpp). Doubles throughout: a deck may ask for more
+// than an int can count (data.batch = 2^30), and the point is to say so before allocating.
+#include "model/memory_estimate.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace zoptimus {
+
+MemoryEstimate estimate_memory(const ModelDims& d, const MeshShape& shape, double batch,
+                               double seq) {
+  constexpr double kFloat = 4, kInt = 4;
+  const double rows = shape.rows(), cols = shape.cols(), ranks = shape.model_size();
+  const bool two_d = shape.mode == MeshMode::TwoD;
+  const double h = d.hidden, ffn = d.ffn, layers = d.layers;
+  const double vocab_local = std::ceil(static_cast<double>(d.vocab) / cols);
+  const double h_local = two_d ? h / cols : h;
+  MemoryEstimate e;
+  // The embedding and layer matrices are split over the model ranks; the position table and
+  // the bias/LayerNorm vectors are split over the columns in 2D and replicated in 1D.
+  const double split = static_cast<double>(d.vocab) * h + layers * (4 * h * h + 2 * h * ffn);
+  const double positions = (d.max_positions + kPositionOffset) * h;
+  const double vectors = layers * (3 * h + h + ffn + h + 4 * h) + 2 * h;
+  e.parameters = kFloat * (split / ranks + (positions + vectors) / (two_d ? cols : 1.0));
+  // Per stream (transformer.cpp, allocate_stream): x, h, tmp, final, qkv, attn, ffn, logits
+  // over this rank's tokens, the targets and three cross-entropy vectors; shared: the
+  // embedding partial sums over the replica's tokens, LayerNorm statistics, token ids.
+  const double tokens = batch * seq / rows, replica_tokens = batch * seq;
+  const double stream =
+      kFloat * tokens * (4 * h_local + 4 * h / cols + ffn / cols + vocab_local + 3) + kInt * tokens;
+  const double shared = kFloat * (replica_tokens * h_local + 2 * tokens) + kInt * replica_tokens;
+  e.activations = 2 * stream + shared;
+  // SUMMA (linalg/summa.cpp): two A panels [tokens, K/q], two B panels [K/q, N/q], the
+  // gathered [q tokens, K/q] and partial [q tokens, N/q] blocks, K and N at most the widest
+  // operand (3h, ffn or the vocabulary).
+  const double wide = std::max({3 * h, ffn, static_cast<double>(d.vocab)}) / cols;
+  e.summa_panels = kFloat * (2 * tokens * wide + 2 * wide * wide + 2 * cols * tokens * wide);
+  // ZO scratch (optim/zo_weights.cpp): a + and a - copy of every perturbed block at most,
+  // plus the per-stream slot buffers of the largest block.
+  const double largest = std::max({static_cast<double>(d.vocab) * h, 3 * h * h, h * ffn}) / ranks;
+  e.zo_scratch = 2 * e.parameters + kFloat * 4 * largest;
+  return e;
+}
+
+}  // namespace zoptimus
