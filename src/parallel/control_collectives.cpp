@@ -11,9 +11,8 @@ void check(int rc, const char* call) {
 }
 
 template <class T>
-void allreduce(MPI_Comm comm, std::vector<T>& values, MPI_Datatype type) {
-  check(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), type, MPI_SUM,
-                      comm),
+void allreduce(MPI_Comm comm, std::vector<T>& values, MPI_Datatype type, MPI_Op op = MPI_SUM) {
+  check(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), type, op, comm),
         "MPI_Allreduce");
 }
 
@@ -30,6 +29,10 @@ void allreduce_sum(MPI_Comm comm, std::vector<std::uint64_t>& values) {
 
 void allreduce_sum(MPI_Comm comm, std::vector<std::int64_t>& values) {
   allreduce(comm, values, MPI_INT64_T);
+}
+
+void allreduce_min(MPI_Comm comm, std::vector<std::int64_t>& values) {
+  allreduce(comm, values, MPI_INT64_T, MPI_MIN);
 }
 
 void broadcast(MPI_Comm comm, std::vector<std::uint64_t>& values, int root) {

@@ -13,6 +13,8 @@ namespace zoptimus {
 // In place: every rank ends with the element-wise sum over `comm`.
 void allreduce_sum(MPI_Comm comm, std::vector<std::uint64_t>& values);
 void allreduce_sum(MPI_Comm comm, std::vector<std::int64_t>& values);
+// In place: the element-wise minimum over `comm`.
+void allreduce_min(MPI_Comm comm, std::vector<std::int64_t>& values);
 
 // The root's values on every rank; the vector must have the same size on every rank.
 void broadcast(MPI_Comm comm, std::vector<std::uint64_t>& values, int root);

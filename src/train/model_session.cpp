@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "parallel/collective_guard.hpp"
+#include "parallel/control_collectives.hpp"
 #include "train/memory_check.hpp"
 
 namespace zoptimus {
@@ -36,8 +37,8 @@ ModelSession::ModelSession(const Config& config, const Mesh& mesh)
   batches_ = run_collectively(mesh.world(), [&] { return make_batch_source(config, mesh); });
   // Every rank must run the same number of evaluation batches (each holds collectives);
   // the count comes from the file each rank opened, so check that they agree.
-  std::int64_t mine[2] = {batches_->eval_sequences(), -batches_->eval_sequences()}, agreed[2];
-  MPI_Allreduce(mine, agreed, 2, MPI_INT64_T, MPI_MIN, mesh.world());
+  std::vector<std::int64_t> agreed = {batches_->eval_sequences(), -batches_->eval_sequences()};
+  allreduce_min(mesh.world(), agreed);
   if (agreed[0] != -agreed[1])
     fail_on_all_ranks(mesh.world(),
                       fmt::format("the ranks disagree on the number of held-out sequences ({} to "

@@ -37,15 +37,13 @@ def self_test(root: Path) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "tree"
         shutil.copytree(root / "src", copy / "src")
-        if violations(copy):
-            print("self-test: the untouched copy already has violations")
-            return 1
+        before = len(violations(copy))
         target = copy / "src" / "optim" / "zo_optimizer.cpp"
         target.write_text(target.read_text() + "\n// MPI_Barrier(MPI_COMM_WORLD);\n"
                           "// H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);\n")
         found = violations(copy)
-        if len(found) != 2:
-            print(f"self-test: expected 2 injected violations to be caught, got {found}")
+        if len(found) - before != 2:
+            print(f"self-test: expected the 2 injected violations to be caught, got {found}")
             return 1
     print("self-test: injected MPI call and HDF5 open were caught")
     return 0
