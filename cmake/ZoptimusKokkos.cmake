@@ -33,6 +33,11 @@ elseif(TARGET Kokkos::kokkos AND Kokkos_ENABLE_CUDA AND NOT CMAKE_CXX_COMPILER M
   target_compile_features(zoptimus_kokkos INTERFACE cxx_std_17)
   set(ZOPTIMUS_KOKKOS_FLAVOUR "upstream, device code through nvcc_wrapper")
   set(ZOPTIMUS_KOKKOS_SPLIT_COMPILERS ON)
+elseif(TARGET Kokkos::kokkos AND Kokkos_ENABLE_CUDA)
+  message(FATAL_ERROR
+    "CMAKE_CXX_COMPILER is nvcc_wrapper: toml++'s headers (deck parsing) do not compile under "
+    "nvcc. Configure with the host compiler (e.g. -DCMAKE_CXX_COMPILER=g++, the default); "
+    "files that include Kokkos are sent to ${Kokkos_CXX_COMPILER} automatically (docs/gpu.md)")
 elseif(TARGET Kokkos::kokkos)
   target_link_libraries(zoptimus_kokkos INTERFACE Kokkos::kokkos)
   set(ZOPTIMUS_KOKKOS_FLAVOUR "upstream")
