@@ -1,8 +1,9 @@
 # Build configuration for TACC Frontera, RTX nodes (4 x Quadro RTX 5000, Turing sm_75).
 #   module load gcc/9.1.0 cuda/11.3 impi phdf5 cmake
 #   cmake --preset frontera-rtx     (or: cmake -S . -B build -DCMAKE_PROJECT_INCLUDE=$PWD/cmake/machinecfg/frontera-rtx.cmake)
-# Kokkos: an upstream install with CUDA (Kokkos_ARCH_TURING75) and its nvcc_wrapper as the
-# C++ compiler (-DCMAKE_CXX_COMPILER=$Kokkos_ROOT/bin/nvcc_wrapper); NCCL through NCCL_ROOT.
+# Kokkos: an upstream install with CUDA (scripts/build-kokkos-cuda --arch TURING75), passed as
+# -DKokkos_ROOT=...; the C++ compiler stays g++ (Kokkos code goes to nvcc_wrapper by itself,
+# docs/gpu.md); NCCL through NCCL_ROOT.
 set(CMAKE_BUILD_TYPE Release CACHE STRING "Build type")
 set(ZOPTIMUS_ENABLE_CUDA ON CACHE STRING "cuBLAS GEMMs and NCCL collectives")
 set(ZOPTIMUS_NATIVE_ARCH OFF CACHE BOOL "nvcc_wrapper host-flag forwarding is untested")

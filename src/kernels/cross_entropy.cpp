@@ -15,29 +15,29 @@ using Range = Kokkos::RangePolicy<ExecSpace>;
 
 void ce_partial_max(ConstMatrix logits, int valid_cols, TokenValues max) {
   KernelTimer timer(KernelKind::CrossEntropy);
-  Kokkos::parallel_for(
-      "zoptimus::ce_partial_max", Range(0, logits.extent(0)), KOKKOS_LAMBDA(const int t) {
-        if constexpr (kHostMemory) {
-          max(t) = valid_cols > 0 ? lanes::max_of(&logits(t, 0), valid_cols) : -3.0e38f;
-        } else {
-          float m = -3.0e38f;
-          for (int v = 0; v < valid_cols; ++v) m = logits(t, v) > m ? logits(t, v) : m;
-          max(t) = m;
-        }
+  for_each_row(
+      "zoptimus::ce_partial_max", static_cast<int>(logits.extent(0)),
+      [=](const int t) {
+        max(t) = valid_cols > 0 ? lanes::max_of(&logits(t, 0), valid_cols) : -3.0e38f;
+      },
+      KOKKOS_LAMBDA(const int t) {
+        float m = -3.0e38f;
+        for (int v = 0; v < valid_cols; ++v) m = logits(t, v) > m ? logits(t, v) : m;
+        max(t) = m;
       });
 }
 
 void ce_partial_sumexp(ConstMatrix logits, int valid_cols, TokenValues max, TokenValues sumexp) {
   KernelTimer timer(KernelKind::CrossEntropy);
-  Kokkos::parallel_for(
-      "zoptimus::ce_partial_sumexp", Range(0, logits.extent(0)), KOKKOS_LAMBDA(const int t) {
-        if constexpr (kHostMemory) {
-          sumexp(t) = valid_cols > 0 ? lanes::sum_exp(&logits(t, 0), valid_cols, max(t)) : 0.0f;
-        } else {
-          float s = 0;
-          for (int v = 0; v < valid_cols; ++v) s += fast_exp(logits(t, v) - max(t));
-          sumexp(t) = s;
-        }
+  for_each_row(
+      "zoptimus::ce_partial_sumexp", static_cast<int>(logits.extent(0)),
+      [=](const int t) {
+        sumexp(t) = valid_cols > 0 ? lanes::sum_exp(&logits(t, 0), valid_cols, max(t)) : 0.0f;
+      },
+      KOKKOS_LAMBDA(const int t) {
+        float s = 0;
+        for (int v = 0; v < valid_cols; ++v) s += fast_exp(logits(t, v) - max(t));
+        sumexp(t) = s;
       });
 }
 

@@ -11,18 +11,20 @@ namespace zoptimus {
 void layernorm_partial_stats(ConstMatrix x, LayerNormStats stats) {
   KernelTimer timer(KernelKind::LayerNorm);
   const int cols = static_cast<int>(x.extent(1));
-  Kokkos::parallel_for(
-      "zoptimus::layernorm_partial_stats", Kokkos::RangePolicy<ExecSpace>(0, x.extent(0)),
+  for_each_row(
+      "zoptimus::layernorm_partial_stats", static_cast<int>(x.extent(0)),
+      [=](const int t) {
+        double s = 0, s2 = 0;
+        lanes::sum_and_squares(&x(t, 0), cols, s, s2);
+        stats(t, 0) = s;
+        stats(t, 1) = s2;
+      },
       KOKKOS_LAMBDA(const int t) {
         double s = 0, s2 = 0;
-        if constexpr (kHostMemory) {
-          lanes::sum_and_squares(&x(t, 0), cols, s, s2);
-        } else {
-          for (int j = 0; j < cols; ++j) {
-            const double v = x(t, j);
-            s += v;
-            s2 += v * v;
-          }
+        for (int j = 0; j < cols; ++j) {
+          const double v = x(t, j);
+          s += v;
+          s2 += v * v;
         }
         stats(t, 0) = s;
         stats(t, 1) = s2;

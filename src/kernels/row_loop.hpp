@@ -23,4 +23,17 @@ void for_each_element(const char* name, int rows, int cols, const Body& body) {
   }
 }
 
+// One work item per row t < rows: host_body(t) on host memory (plain C++, may call the
+// vectorized lanes:: helpers), device_body(t) on a device (a KOKKOS_LAMBDA). The choice is a
+// template's discarded branch, so the host body is never compiled for the device.
+template <class HostBody, class DeviceBody>
+void for_each_row(const char* name, int rows, const HostBody& host_body,
+                  const DeviceBody& device_body) {
+  if constexpr (kHostMemory) {
+    Kokkos::parallel_for(name, Kokkos::RangePolicy<ExecSpace>(0, rows), host_body);
+  } else {
+    Kokkos::parallel_for(name, Kokkos::RangePolicy<ExecSpace>(0, rows), device_body);
+  }
+}
+
 }  // namespace zoptimus
