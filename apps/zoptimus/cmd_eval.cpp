@@ -38,8 +38,7 @@ std::string load_restart(const Config& cfg, ModelSession& session, const Mesh& m
   return fmt::format("{} (step {})", path, st.step);
 }
 
-int run_eval(const DeckArgs& args) {
-  RunSetup setup = setup_run(args, "eval");
+EvalResult evaluate_model(const RunSetup& setup) {
   const Config& cfg = setup.config;
   ModelSession session(cfg, *setup.mesh);
   log::info("data: {}", session.batches().describe());
@@ -51,13 +50,19 @@ int run_eval(const DeckArgs& args) {
   else
     log::info("weights: initialised from model.seed = {} (no io.restart)", cfg.model.seed);
   Timer timer;
-  LossSums loss = session.evaluate();
-  const double seconds = timer.seconds();
+  EvalResult r{session.evaluate(), 0.0};
+  r.seconds = timer.seconds();
   if (cfg.data.task == Task::Classification)
-    log::info("eval: loss={:.6f} sequences={:.0f} accuracy={:.4f} time_s={:.3f}", loss.mean(),
-              loss.count, loss.accuracy(), seconds);
+    log::info("eval: loss={:.6f} sequences={:.0f} accuracy={:.4f} time_s={:.3f}", r.loss.mean(),
+              r.loss.count, r.loss.accuracy(), r.seconds);
   else
-    log::info("eval: loss={:.6f} tokens={:.0f} time_s={:.3f}", loss.mean(), loss.count, seconds);
+    log::info("eval: loss={:.6f} tokens={:.0f} time_s={:.3f}", r.loss.mean(), r.loss.count,
+              r.seconds);
+  return r;
+}
+
+int run_eval(const DeckArgs& args) {
+  evaluate_model(setup_run(args, "eval"));
   return 0;
 }
 

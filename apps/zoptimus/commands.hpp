@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "model/batch.hpp"
 #include "parallel/mesh.hpp"
 
 namespace zoptimus {
@@ -37,6 +38,14 @@ int run_eval(const DeckArgs& args);
 // Loads io.restart ("latest": the newest checkpoint in io.out_dir) into the session's
 // parameters, weights only; returns "path (step N)" for the log.
 std::string load_restart(const Config& cfg, ModelSession& session, const Mesh& mesh);
+
+// What `eval` does (build the session, load io.restart, score the held-out sequences, print
+// the `eval:` line); also the whole of `train` with run.steps = 0.
+struct EvalResult {
+  LossSums loss;
+  double seconds = 0;
+};
+EvalResult evaluate_model(const RunSetup& setup);
 int run_bench(const std::string& what, const DeckArgs& args, int reps);
 int run_data(const std::vector<std::string>& args);
 int run_ckpt(const std::string& action, const std::vector<std::string>& args);

@@ -14,6 +14,7 @@
 
 #include "commands.hpp"
 #include "core/build_info.hpp"
+#include "core/edit_distance.hpp"
 #include "core/log.hpp"
 #include "core/runtime.hpp"
 #include "linalg/blas_handle.hpp"
@@ -34,30 +35,14 @@ void add_deck_args(CLI::App* cmd, DeckArgs& args) {
 
 const char* const kSubcommands[] = {"train", "eval", "bench", "data", "ckpt"};
 
-// Levenshtein distance, for naming the subcommand a typo was meant to be.
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j)
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
 // CLI11 reports a misspelt subcommand as "A subcommand is required"; name it instead.
 void check_subcommand(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string word = argv[i];
     if (word.empty() || word[0] == '-') continue;  // top-level flags take no values
-    std::string best;
-    std::size_t best_d = 3;
-    for (const char* known : kSubcommands) {
-      if (word == known) return;
-      if (const std::size_t d = edit_distance(word, known); d < best_d) best_d = d, best = known;
-    }
+    const std::vector<std::string> known(std::begin(kSubcommands), std::end(kSubcommands));
+    if (std::find(known.begin(), known.end(), word) != known.end()) return;
+    const std::string best = zoptimus::closest_word(word, known, 3);
     zoptimus::fail_on_all_ranks(
         MPI_COMM_WORLD,
         fmt::format("unknown subcommand '{}'{}; expected one of train, eval, bench, data, ckpt "

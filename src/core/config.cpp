@@ -2,6 +2,8 @@
 // problem (file, key, value found, value expected).
 #include "core/config.hpp"
 
+#include "core/edit_distance.hpp"
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -20,26 +22,8 @@ using detail::deck_schema;
 using detail::deck_tables;
 using detail::FieldSpec;
 
-// Levenshtein distance, for "did you mean" hints on misspelt keys.
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j)
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
 std::string suggestion(const std::string& key, const std::vector<std::string>& known) {
-  std::string best;
-  std::size_t best_d = 4;  // only suggest close matches
-  for (const auto& k : known) {
-    std::size_t d = edit_distance(key, k);
-    if (d < best_d) best_d = d, best = k;
-  }
+  const std::string best = closest_word(key, known, 4);  // only suggest close matches
   return best.empty() ? std::string() : fmt::format(" (did you mean '{}'?)", best);
 }
 

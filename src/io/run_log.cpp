@@ -162,6 +162,7 @@ struct RunLog::Impl {
   int n_perturb = 1;
   std::chrono::steady_clock::time_point start;
   bool finished = false;
+  int appends_since_write = 0;  // kept on every rank: all ranks know when rank 0 writes
 
   // Rank 0 only.
   h5::File file;
@@ -446,8 +447,9 @@ int RunLog::n_perturb() const {
 void RunLog::append(const StepRecord& r) {
   ZOPTIMUS_ASSERT(impl_);
   Impl& s = *impl_;
-  if (s.rank != 0) return;
-  if (s.finished || !s.file.valid()) fail("run log {}: append after finish()", s.path);
+  // Checked on every rank (the record is the same everywhere), so a bad record is the same
+  // error on every rank without a collective.
+  if (s.finished) fail("run log {}: append after finish()", s.path);
   const auto np = static_cast<std::size_t>(s.n_perturb);
   const std::pair<const char*, const std::vector<double>*> per_perturbation[] = {
       {"loss_plus", &r.loss_plus},
@@ -459,23 +461,31 @@ void RunLog::append(const StepRecord& r) {
           "run log {}: step {}: {} has {} values, expected one per perturbation "
           "(optim.n_perturb = {})",
           s.path, r.step, name, values->size(), np);
-  s.pending.push_back(r);
-  if (s.pending.size() >= static_cast<std::size_t>(kFlushEvery)) flush();
+  if (s.rank == 0) s.pending.push_back(r);
+  if (++s.appends_since_write >= kFlushEvery) flush();
 }
 
 void RunLog::add_eval(std::int64_t step, double loss, double accuracy) {
   ZOPTIMUS_ASSERT(impl_);
   Impl& s = *impl_;
-  if (s.rank != 0) return;
-  if (s.finished || !s.file.valid()) fail("run log {}: add_eval after finish()", s.path);
+  if (s.finished) fail("run log {}: add_eval after finish()", s.path);
+  if (s.rank != 0) return;  // an unusable file is reported, agreed, by the next flush()
   s.pending_evals.push_back({step, loss, accuracy});
 }
 
 void RunLog::flush() {
   ZOPTIMUS_ASSERT(impl_);
   Impl& s = *impl_;
-  if (s.rank != 0 || s.finished || !s.file.valid()) return;
-  in_log(s.path, [&] { s.write_pending(); });
+  if (s.finished) return;
+  s.appends_since_write = 0;
+  // Only rank 0 writes; a failed write (e.g. a full disk) becomes every rank's error. This is
+  // the one collective of the log between its creation and finish(): once per kFlushEvery
+  // steps and per evaluation, not per step.
+  run_collectively(s.comm, [&] {
+    if (s.rank != 0) return;
+    if (!s.file.valid()) fail("run log {}: the file is not open", s.path);
+    in_log(s.path, [&] { s.write_pending(); });
+  });
 }
 
 void RunLog::finish(const CommStats& stats, const std::map<std::string, double>& per_rank_figures,

@@ -37,12 +37,13 @@ class RunLog {
   RunLog(const RunLog&) = delete;
   RunLog& operator=(const RunLog&) = delete;
 
-  // Rank 0 buffers the record (and flushes every kFlushEvery appends); other ranks do
-  // nothing. Throws zoptimus::Error on rank 0 if a per-perturbation vector does not hold
-  // n_perturb values or the log is finished.
+  // Call on every rank with the same record: rank 0 buffers it, and every kFlushEvery
+  // appends all ranks flush() (collective). Throws zoptimus::Error on every rank if a
+  // per-perturbation vector does not hold n_perturb values or the log is finished.
   void append(const StepRecord& r);
   void add_eval(std::int64_t step, double loss, double accuracy);  // accuracy NaN for LM
-  // Rank 0 writes the buffered records and evals and calls H5Fflush; no-op elsewhere.
+  // Collective: rank 0 writes the buffered records and evals and calls H5Fflush; a failure
+  // throws AgreedError on every rank.
   void flush();
 
   // Collective: gathers every rank's CommStats, peak RSS and per_rank_figures (the union of

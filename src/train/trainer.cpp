@@ -56,12 +56,10 @@ EvalPoint Trainer::evaluate(std::int64_t step, RunLog* log_file) {
   region.end();
   EvalPoint e{step, l.mean(), config_.data.task == Task::Classification ? l.accuracy() : NAN};
   evals_.push_back(e);
-  if (log_file)
-    // Rank 0 writes; a failed write (a full disk) is every rank's error.
-    run_collectively(session_.mesh().world(), [&] {
-      log_file->add_eval(step, e.loss, e.accuracy);
-      log_file->flush();  // evaluations are rare and worth keeping if the run dies
-    });
+  if (log_file) {
+    log_file->add_eval(step, e.loss, e.accuracy);
+    log_file->flush();  // collective; evaluations are rare and worth keeping if the run dies
+  }
   if (config_.data.task == Task::Classification)
     log::info("eval  step {:>6}  loss {:.6f}  accuracy {:.4f}", step, e.loss, e.accuracy);
   else
@@ -103,7 +101,7 @@ TrainSummary Trainer::run(std::int64_t first_step, RunLog* log_file,
     // Perturbation and update are one fused pass; its time is reported as RNG.
     r.rng_seconds = optimizer_.weights().generate_seconds() - gen0;
     trajectory_.push_back(r);
-    if (log_file) run_collectively(session_.mesh().world(), [&] { log_file->append(r); });
+    if (log_file) log_file->append(r);  // collective only on the steps where rank 0 writes
     ++s.steps;
     tokens_done += r.tokens * 2 * r.loss_plus.size();
     if (r.skipped) {
