@@ -23,7 +23,7 @@ std::vector<std::string> keys_used_by(const std::string& command) {
   };
   if (command == "eval") return with({"run.eval_batches", "run.eval_sequences", "io.restart"});
   if (command == "bench mesh") return {"model.", "parallel."};
-  if (command == "bench forward") return model;
+  if (command == "bench forward") return with({"io.restart"});  // weights from a checkpoint
   if (command == "bench zo") return with({"optim.", "run.seed", "run.steps"});
   if (command == "bench ckpt") return with({"io.out_dir"});
   return {""};  // train: every key
