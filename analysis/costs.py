@@ -193,3 +193,30 @@ def activation_bytes(pb: Problem, mesh: Mesh) -> float:
         return (T * (6 * h + F) + T * pb.vocab) * F32 / q2
     t = mesh.side
     return (T * 3 * h + T * (3 * h + F) / t + T * pb.vocab / t) * F32
+
+
+def attention_tile_pairs(seq_len: int, query_tile: int = 128, key_tile: int = 256) -> int:
+    """(query tile, key tile) blocks the causal attention computes per sequence and head
+    (src/kernels/attention_blocked.hpp: key tiles above the diagonal are skipped)."""
+    tiles = -(-int(seq_len) // query_tile)
+    return sum(-(-min(int(seq_len), (i + 1) * query_tile) // key_tile) for i in range(tiles))
+
+
+def kernel_launches(pb: Problem, mesh: Mesh) -> float:
+    """Kernels (GEMM calls and Kokkos parallel regions) one rank launches for one forward
+    stream, following Transformer::forward and lm_loss: per layer two LayerNorms (statistics,
+    apply), four linear layers (GEMM, bias/activation), two residual adds, and two GEMMs per
+    (sequence, head, attention tile pair); then embedding + positions, the final LayerNorm,
+    the LM head GEMM and the cross-entropy's three passes. Each costs a fixed launch time
+    whatever its size, which dominates small shapes."""
+    side = mesh.side
+    seqs = pb.batch / side if mesh.mode == "2d" else pb.batch
+    heads = pb.heads / side
+    per_layer = 2 * 2 + 4 * 2 + 2 + 2 * seqs * heads * attention_tile_pairs(pb.seq_len)
+    return pb.layers * per_layer + 2 + 2 + 1 + 3
+
+
+def local_tensors(pb: Problem) -> int:
+    """Parameter tensors each rank holds a block of (every tensor is split or replicated,
+    never absent): token and position embeddings, 12 per layer, the final LayerNorm's two."""
+    return 2 + 12 * pb.layers + 2

@@ -176,12 +176,18 @@ def _summary(root, rows, figs, val, fitted, measured, analytic, E, cross, mach_r
     if fitted:
         s.append(f"Fitted constants: [fitted_machine.toml](fitted_machine.toml): GEMM "
                  f"{fitted['gemm_gflops']:.3g} GFLOP/s, memory {fitted['mem_bw_gbs']:.3g} GB/s, "
-                 f"RNG {fitted['rng_ns_per_param']:.3g} ns/parameter, alpha "
+                 f"RNG {fitted['rng_ns_per_param']:.3g} ns/parameter + "
+                 f"{fitted['rng_tensor_us']:.3g} us/tensor block, kernel launch "
+                 f"{fitted['kernel_launch_us']:.3g} us, alpha "
                  f"{fitted['intra']['alpha_us']:.3g} us, bandwidth {fitted['intra']['bw_gbs']:.3g} GB/s, "
                  f"overhead {fitted['step_overhead_us']:.3g} us/step. Fitted on runs"
                  f"{' with at most %d ranks' % max_fit_ranks if max_fit_ranks else ''}"
                  f"{' not matching /%s/' % holdout if holdout else ''}.\n\n")
         s.append(_md_table(val, ["point", "mesh", "held_out", "measured_s", "predicted_s", "error"]))
+        if fitted.get("model_parallel_runs", 0) < 2:
+            s.append("\n**Warning:** fewer than 2 fitted runs had model-parallel communication "
+                     "(1D t>1 or 2D q>1), so alpha and bandwidth rest on the loss scalars "
+                     "alone; predictions of model-parallel runs are not validated.\n")
         held = [v for v in val if v["held_out"]]
         if held:
             worst = max(abs(v["error"]) for v in held)

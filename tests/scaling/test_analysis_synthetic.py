@@ -79,7 +79,8 @@ def test_isoefficiency_exponent_recovered(tmp_path):
 def _known_machine():
     return {"name": "known", "devices_per_node": 1 << 20, "device_memory_gb": 1e9,
             "memory_fraction": 1.0, "gemm_gflops": 50.0, "mem_bw_gbs": 8.0,
-            "rng_ns_per_param": 3.0, "intra": {"alpha_us": 4.0, "bw_gbs": 2.0},
+            "rng_ns_per_param": 3.0, "kernel_launch_us": 0.7, "rng_tensor_us": 2.0,
+            "intra": {"alpha_us": 4.0, "bw_gbs": 2.0},
             "inter": {"alpha_us": 4.0, "bw_gbs": 2.0}, "step_overhead_us": 120.0}
 
 
@@ -108,7 +109,8 @@ def test_model_fit_recovers_constants(tmp_path):
     _model_runs(tmp_path, m)
     runs = read_sweep(str(tmp_path))
     fit = perfmodel.fit(runs)
-    for key in ("gemm_gflops", "mem_bw_gbs", "rng_ns_per_param", "step_overhead_us"):
+    for key in ("gemm_gflops", "mem_bw_gbs", "rng_ns_per_param", "kernel_launch_us",
+                "rng_tensor_us", "step_overhead_us"):
         assert fit[key] == pytest.approx(m[key], rel=0.01), key
     assert fit["intra"]["alpha_us"] == pytest.approx(4.0, rel=0.01)
     assert fit["intra"]["bw_gbs"] == pytest.approx(2.0, rel=0.01)
