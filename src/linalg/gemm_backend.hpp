@@ -23,6 +23,11 @@ void destroy_cublas_handle(void* handle);
 void gemm_cublas(void* handle, cudaStream_t stream, Trans ta, Trans tb, int m, int n, int k,
                  float alpha, const float* a, int lda, const float* b, int ldb, float beta,
                  float* c, int ldc);
+// The strided-batched form (cublasSgemmStridedBatched); m, n, batch > 0.
+void gemm_cublas_strided_batched(void* handle, cudaStream_t stream, Trans ta, Trans tb, int m,
+                                 int n, int k, float alpha, const float* a, int lda,
+                                 long long stride_a, const float* b, int ldb, long long stride_b,
+                                 float beta, float* c, int ldc, long long stride_c, int batch);
 #endif
 
 }  // namespace zoptimus::detail

@@ -38,6 +38,23 @@ void gemm_cublas(void* handle, cudaStream_t stream, Trans ta, Trans tb, int m, i
     fail("cublasSgemm failed (status {}) for m={} n={} k={}", static_cast<int>(st), m, n, k);
 }
 
+void gemm_cublas_strided_batched(void* handle, cudaStream_t stream, Trans ta, Trans tb, int m,
+                                 int n, int k, float alpha, const float* a, int lda,
+                                 long long stride_a, const float* b, int ldb, long long stride_b,
+                                 float beta, float* c, int ldc, long long stride_c, int batch) {
+  const auto h = static_cast<cublasHandle_t>(handle);
+  cublasStatus_t st = cublasSetStream(h, stream);
+  if (st != CUBLAS_STATUS_SUCCESS) fail("cublasSetStream failed (status {})", static_cast<int>(st));
+  const cublasOperation_t op_a = ta == Trans::Yes ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t op_b = tb == Trans::Yes ? CUBLAS_OP_T : CUBLAS_OP_N;
+  // The same operand swap as gemm_cublas, per batch entry.
+  st = cublasSgemmStridedBatched(h, op_b, op_a, n, m, k, &alpha, b, ldb, stride_b, a, lda, stride_a,
+                                 &beta, c, ldc, stride_c, batch);
+  if (st != CUBLAS_STATUS_SUCCESS)
+    fail("cublasSgemmStridedBatched failed (status {}) for m={} n={} k={} batch={}",
+         static_cast<int>(st), m, n, k, batch);
+}
+
 }  // namespace zoptimus::detail
 
 #endif  // ZOPTIMUS_HAVE_CUDA
