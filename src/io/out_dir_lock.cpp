@@ -116,9 +116,22 @@ OutDirLock::OutDirLock(const std::string& out_dir, const std::string& run_id, MP
       }
       const std::string owner = read_text(path_);
       if (attempt == 0 && is_stale(owner, host)) {
-        log::warn("io.out_dir = '{}': taking over the lock of run {} (pid {} on {} is gone)",
-                  out_dir, field(owner, "run"), field(owner, "pid"), host);
-        ::unlink(path_.c_str());
+        // Two runs may find the same stale lock. Only the holder of the takeover guard may
+        // remove it, and only if it still holds the stale owner (not a lock another run has
+        // just created); the new lock is then claimed with O_EXCL as always.
+        const std::string guard = path_ + ".takeover";
+        if (!create_exclusive(guard, contents_))
+          fail(
+              "io.out_dir = '{}': another run is taking over the stale lock of run {} right "
+              "now; if no run is starting there, remove {}",
+              out_dir, field(owner, "run"), guard);
+        const bool unchanged = read_text(path_) == owner;
+        if (unchanged) {
+          log::warn("io.out_dir = '{}': taking over the lock of run {} (pid {} on {} is gone)",
+                    out_dir, field(owner, "run"), field(owner, "pid"), host);
+          ::unlink(path_.c_str());
+        }
+        ::unlink(guard.c_str());
         continue;
       }
       fail(

@@ -4,7 +4,7 @@
 - A lock held by a live process (this test's own pid, this host) refuses a second run, naming
   the owner's run, host and pid; the lock is left alone.
 - A lock whose pid is a process that has exited (same host) is taken over with a warning and
-  removed when the run ends.
+  removed when the run ends; while another run holds the takeover guard, a run is refused.
 - Checkpoints and the run log carry the run's id (the same string, the one the run prints).
 - A rerun into a folder holding another run's checkpoint is refused, naming the file and the
   run that wrote it; with io.overwrite = true it runs, and the checkpoint then is its own.
@@ -69,6 +69,21 @@ warned = [l for l in run.other if "taking over the lock of run dead-run" in l]
 ok = run.exits == [0] * args.ranks and len(warned) == 1 and not lock.exists()
 tally.check(f"a stale lock is taken over with one warning ({warned[:1]})", ok,
             [run.exits, run.other])
+
+# 2b. A stale lock that another run is taking over (its .takeover guard exists): refused, and
+# neither file is touched (two runs taking over at once must not both win).
+out = tmp / "takeover"
+out.mkdir()
+lock = out / "zoptimus.lock"
+stale_text = f"run dead-run\nhost {host}\npid {dead.pid}\nsince 2026-01-01T00:00:00Z\n"
+lock.write_text(stale_text)
+guard = out / "zoptimus.lock.takeover"
+guard.write_text(f"run racing-run\nhost {host}\npid {os.getpid()}\n")
+run = train(out)
+e = run.errors[0] if len(run.errors) == 1 else ""
+ok = (run.exits == [1] * args.ranks and "another run is taking over the stale lock" in e
+      and lock.read_text() == stale_text and guard.exists() and not list(out.glob("ckpt_*")))
+tally.check(f"a takeover in progress refuses the run ({e})", ok, [run.exits, run.other])
 
 # 3. Run ids in checkpoints and the run log; a rerun is refused unless io.overwrite.
 out = tmp / "series"
