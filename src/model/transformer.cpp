@@ -92,9 +92,6 @@ Transformer::Transformer(const ModelDims& dims, const Mesh& mesh, Collectives& c
   final_ln_b_ = params_.info("final_ln.bias").id;
   if (dims.logits_chunk_tokens < 1)
     fail("model.logits_chunk_tokens = {} must be at least 1", dims.logits_chunk_tokens);
-  const int vocab_loc = static_cast<int>(params_.info("embed_tokens").local_rows());
-  logits_chunk_ = Matrix(Kokkos::view_alloc(Kokkos::WithoutInitializing, "zoptimus::logits_chunk"),
-                         std::max(1, std::min(dims.logits_chunk_tokens, local_tokens_)), vocab_loc);
   allocate_stream(0);
 }
 
@@ -113,6 +110,20 @@ void Transformer::allocate_stream(int s) {
   a.final_ = Matrix(p + "final", T, h_loc);
   a.ce = CrossEntropyBuffers(p, T);
   activations_lease_.set(activation_bytes());
+}
+
+int Transformer::local_vocab() const {
+  return static_cast<int>(params_.info("embed_tokens").local_rows());
+}
+
+Matrix Transformer::logits_chunk() {
+  if (logits_chunk_.size() == 0) {
+    logits_chunk_ =
+        Matrix(Kokkos::view_alloc(Kokkos::WithoutInitializing, "zoptimus::logits_chunk"),
+               logits_chunk_rows(), local_vocab());
+    activations_lease_.set(activation_bytes());
+  }
+  return logits_chunk_;
 }
 
 int Transformer::vocab_offset() const {
@@ -174,8 +185,7 @@ void Transformer::compute_logits(WeightSource& w) {
   for (int s = 0; s < streams_in_last_forward_; ++s) {
     Matrix& logits = act_[s].logits;
     if (logits.size() == 0) {
-      logits =
-          Matrix(fmt::format("zoptimus::act{}::logits", s), local_tokens_, logits_chunk_.extent(1));
+      logits = Matrix(fmt::format("zoptimus::act{}::logits", s), local_tokens_, local_vocab());
       activations_lease_.set(activation_bytes());
     }
     lm_head_.logits(act_[s].final_, E[s], logits);
@@ -191,7 +201,7 @@ std::vector<LossSums> Transformer::lm_loss(const std::vector<const Batch*>& batc
   const int offset = vocab_offset(), valid = valid_vocab();
   for (std::size_t s = 0; s < batches.size(); ++s)
     out.push_back(lm_head_.loss(act_[s].final_, E[s], *batches[s], token_offset_, offset, valid,
-                                logits_chunk_, act_[s].ce));
+                                logits_chunk(), act_[s].ce));
   return out;
 }
 

@@ -8,6 +8,7 @@
 //     with one allreduce each; embedding and loss vocab-parallel.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -80,8 +81,11 @@ class Transformer {
   // this rank holds are block `row`); in 1D both are block `col`.
   int vocab_offset() const;
   int valid_vocab() const;  // logits columns that are not padding
-  // Tokens per LM-head chunk: model.logits_chunk_tokens, at most local_tokens().
-  int logits_chunk_rows() const { return static_cast<int>(logits_chunk_.extent(0)); }
+  // Tokens per LM-head chunk: model.logits_chunk_tokens, at most local_tokens(); the chunk
+  // buffer's bytes (0 until the first lm_loss allocates it).
+  int logits_chunk_rows() const {
+    return std::max(1, std::min(dims_.logits_chunk_tokens, local_tokens_));
+  }
   std::int64_t logits_chunk_bytes() const {
     return static_cast<std::int64_t>(logits_chunk_.size() * sizeof(float));
   }
@@ -106,6 +110,8 @@ class Transformer {
   // One activation of the first n streams, for the blocks that run them together.
   static PerStream<Matrix> per_stream(StreamBuffers (&act)[kMaxStreams], Matrix StreamBuffers::*m);
   void allocate_stream(int s);
+  int local_vocab() const;  // rows of this rank's embedding block: logits columns
+  Matrix logits_chunk();    // allocated on first use
   // Validates the batch and sequence against the model and the mesh; the batch per mesh row.
   static int local_batch_of(const ModelDims& dims, const Mesh& mesh, int batch, int seq);
 
