@@ -1,8 +1,9 @@
-// `zoptimus bench forward DECK`: forward passes of the partitioned model. Reports tokens/s,
-// the GEMM rate inside the forward (SUMMA waits included) against a bare sgemm of the same
-// local shapes timed in the same run, the non-GEMM time by kernel, memory and communication
-// per rank per forward. With io.restart = CKPT the weights come from that checkpoint, and the
-// loss of the batch is printed (scripts/bench_matrix checks PyTorch against it).
+// `zoptimus bench forward DECK`: forward passes of the partitioned model with the deck's loss
+// (LM: the chunked LM head and cross-entropy; classification: the label-word head). Reports
+// tokens/s, the GEMM rate inside the forward (SUMMA waits included) against a bare sgemm of
+// the same local shapes timed in the same run, the non-GEMM time by kernel, memory and
+// communication per rank per forward. With io.restart = CKPT the weights come from that checkpoint,
+// and the loss of the batch is printed (scripts/bench_matrix checks PyTorch against it).
 #include <mpi.h>
 
 #include <algorithm>
@@ -58,12 +59,9 @@ int bench_forward(const RunSetup& setup, int reps) {
   if (!cfg.io.restart.empty()) read_checkpoint(cfg.io.restart, model.params(), *setup.mesh, cfg);
   StoredWeights weights(model.params());
   const Batch batch = session.batches().train_batch(0);
-  const LossSums loss = session.loss(batch, weights);  // also the warm-up of the loss path
-  auto one_forward = [&] {
-    model.forward(batch, weights);
-    model.compute_logits(weights);
-  };
-  one_forward();  // warm-up: first touch of buffers and communicators
+  // Warm-up (first touch of buffers and communicators), and the loss printed below.
+  const LossSums loss = session.loss(batch, weights);
+  auto one_forward = [&] { session.loss(batch, weights); };
   model.reset_times();
   session.stats().reset();
   reset_kernel_seconds();
@@ -93,7 +91,12 @@ int bench_forward(const RunSetup& setup, int reps) {
     shapes.push_back({T, h_in, d.ffn / c, false});
     shapes.push_back({T, d.ffn / c, two_d ? d.hidden / c : d.hidden, false});
   }
-  shapes.push_back({T, h_in, static_cast<int>(model.logits().extent(1)), true});
+  if (cfg.data.task == Task::Lm) {  // the head, one GEMM per chunk of tokens
+    const int chunk = model.logits_chunk_rows();
+    const int vocab_loc = static_cast<int>(model.params().info("embed_tokens").local_rows());
+    for (int r0 = 0; r0 < T; r0 += chunk)
+      shapes.push_back({std::min(chunk, T - r0), h_in, vocab_loc, true});
+  }
   const double bare = bare_sgemm_gflops(shapes, reps);
   const double ratio = gemm_gflops / bare;
 
@@ -113,7 +116,7 @@ int bench_forward(const RunSetup& setup, int reps) {
   log::info("bare_sgemm_gflops={:.3f}", bare);
   log::info("gemm_ratio={:.3f}", ratio);
   log::info("gemm_fraction_of_forward={:.3f}", ft.gemm / reps / seconds);
-  // The non-GEMM kernels of the forward (the loss is not in this loop: cross_entropy is 0).
+  // The non-GEMM kernels of the forward and the loss.
   std::string by_kernel;
   double kernels_total = 0;
   for (int k = 0; k < kKernelKinds; ++k) {
@@ -127,14 +130,21 @@ int bench_forward(const RunSetup& setup, int reps) {
   log::info("activation_bytes_per_rank_max={:.0f}", act);
   log::info("summa_panel_bytes_per_rank_max={:.0f}", panels);
   log::info("param_bytes_per_rank_max={:.0f}", par);
-  // One layer's activations per stream ([T, h] x 5 buffers, qkv [T, 3h], ffn [T, ffn]) and
-  // the logits: what an inference pass at this batch holds besides the parameters.
+  // What an inference pass at this batch holds besides the parameters: the activation
+  // buffers of one layer (the model reuses them for every layer: x, h, tmp, final, qkv,
+  // attn, ffn, the embedding partial, LayerNorm and cross-entropy per-token values) and the
+  // LM head's logits chunk [chunk, local vocab] (0 for classification). Their sum is the
+  // registry's activation figure; peak RSS is compared against params + both + panels.
+  const double logits_bytes = max_over_ranks(double(model.logits_chunk_bytes()));
   const double layer_act =
-      4.0 * T *
-      ((two_d ? 5.0 * h_in : 5.0 * d.hidden) + 3.0 * d.hidden / c + static_cast<double>(d.ffn) / c);
-  const double logits_bytes = 4.0 * static_cast<double>(model.logits().size());
-  log::info("one_layer_activation_bytes={:.0f} logits_bytes={:.0f}", layer_act, logits_bytes);
+      max_over_ranks(double(model.activation_bytes() - model.logits_chunk_bytes()));
+  log::info("one_layer_activation_bytes={:.0f} logits_bytes={:.0f} logits_chunk_tokens={}",
+            layer_act, logits_bytes, model.logits_chunk_rows());
   log::info("peak_rss_bytes_per_rank_max={:.0f}", rss);
+  log::info("params_plus_activations_plus_panels_bytes_per_rank_max={:.0f}",
+            max_over_ranks(double(ws.current(WorkspacePurpose::Parameters) +
+                                  ws.current(WorkspacePurpose::Activations) +
+                                  ws.current(WorkspacePurpose::SummaPanels))));
   log::info("comm_bytes_sent_per_rank_per_forward_max={:.0f}", sent);
   log::info("comm_bytes_recv_per_rank_per_forward_max={:.0f}", recv);
   return 0;

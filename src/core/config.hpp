@@ -26,6 +26,9 @@ struct ModelConfig {
   double init_std = 0.02;
   double layernorm_eps = 1e-5;
   std::int64_t seed = 1234;  // initialisation seed (function of global indices only)
+  // The LM head and its loss run over this many of a rank's tokens at a time, so the logits
+  // held are [chunk, local vocab], never [tokens, local vocab] (docs/design.md, "LM head").
+  int logits_chunk_tokens = 256;
 };
 
 struct ParallelConfig {

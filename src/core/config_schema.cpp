@@ -127,6 +127,7 @@ const std::vector<FieldSpec>& deck_schema() {
       real("model.init_std", ZO_FIELD(model.init_std), 0.0, kInf, true, false),
       real("model.layernorm_eps", ZO_FIELD(model.layernorm_eps), 0.0, 1.0, true, false),
       integer("model.seed", ZO_FIELD(model.seed), 0),
+      integer("model.logits_chunk_tokens", ZO_FIELD(model.logits_chunk_tokens), 1, kMaxDim),
 
       choice("parallel.mode", ZO_FIELD(parallel.mode)),
       integer("parallel.q", ZO_FIELD(parallel.q), 0, 4096),

@@ -4,6 +4,7 @@
 
 #include "kernels/fast_math.hpp"
 #include "kernels/kernel_times.hpp"
+#include "kernels/kokkos_math.hpp"
 #include "kernels/lane_reduce.hpp"
 #include "kernels/row_loop.hpp"
 
@@ -48,6 +49,14 @@ void ce_partial_target(ConstMatrix logits, ConstTokenVector targets, int vocab_o
       "zoptimus::ce_partial_target", Range(0, logits.extent(0)), KOKKOS_LAMBDA(const int t) {
         const int v = targets(t) - vocab_offset;
         target_logit(t) = (v >= 0 && v < valid_cols) ? logits(t, v) : 0.0f;
+      });
+}
+
+void ce_rescale_sumexp(TokenValues local_max, TokenValues max, TokenValues sumexp) {
+  KernelTimer timer(KernelKind::CrossEntropy);
+  Kokkos::parallel_for(
+      "zoptimus::ce_rescale_sumexp", Range(0, sumexp.extent(0)), KOKKOS_LAMBDA(const int t) {
+        if (sumexp(t) > 0.0f) sumexp(t) *= kmath::exp(local_max(t) - max(t));
       });
 }
 

@@ -1,6 +1,8 @@
 // SUMMA variants and the Optimus A B^T on the 2D mesh, built on counted collectives.
 #include "linalg/summa.hpp"
 
+#include <algorithm>
+
 #include "core/error.hpp"
 #include "linalg/gemm.hpp"
 
@@ -178,6 +180,59 @@ void summa_abt(Collectives& coll, ConstMatrix a, ConstMatrix b, Matrix c, SummaW
     const Matrix dst = col == j ? c : partial;
     gemm(Trans::No, Trans::Yes, 1.0f, a, panel(b_buf[s], nb, kb), 0.0f, dst);
     coll.reduce_sum(Axis::Row, dst.data(), c.data(), mb * nb, j);
+  }
+}
+
+void summa_abt_row_chunks(Collectives& coll, ConstMatrix a, ConstMatrix b, Matrix chunk,
+                          SummaWorkspace& ws, const RowChunkConsumer& consume) {
+  const int q = mesh_side(coll.mesh(), "summa_abt_row_chunks");
+  const std::size_t mb = a.extent(0), kb = a.extent(1), nb = b.extent(0);
+  const std::size_t cap = chunk.extent(0);
+  if (b.extent(1) != kb || chunk.extent(1) != nb || (cap == 0 && mb > 0))
+    fail(
+        "summa_abt_row_chunks: local blocks do not fit: A_rc [{}, {}], B_rc [{}, {}], chunk "
+        "[{}, {}]; expected [M/q, K/q], [N/q, K/q], [rows > 0, N/q]",
+        mb, kb, b.extent(0), b.extent(1), chunk.extent(0), chunk.extent(1));
+  require_contiguous(a, "summa_abt_row_chunks", "A");
+  require_contiguous(b, "summa_abt_row_chunks", "B");
+  require_contiguous(chunk, "summa_abt_row_chunks", "chunk");
+  // Rows [r0, r0 + n) of A and the first n rows of a [cap, nb] buffer, both contiguous.
+  auto a_rows = [&](std::size_t r0, std::size_t n) { return panel(a.data() + r0 * kb, n, kb); };
+  auto first_rows = [&](float* buf, std::size_t n) { return Matrix(buf, n, nb); };
+  if (q == 1) {
+    for (std::size_t r0 = 0; r0 < mb; r0 += cap) {
+      const std::size_t n = std::min(cap, mb - r0);
+      const Matrix dst = first_rows(chunk.data(), n);
+      gemm(Trans::No, Trans::Yes, 1.0f, a_rows(r0, n), b, 0.0f, dst);
+      consume(static_cast<int>(r0), dst);
+    }
+    return;
+  }
+  const int r = coll.mesh().row(), col = coll.mesh().col();
+  const Matrix pb[2] = {ws.get(SummaWorkspace::kPanelB0, nb, kb),
+                        ws.get(SummaWorkspace::kPanelB1, nb, kb)};
+  const Matrix partial = ws.get(SummaWorkspace::kPartial, cap, nb);
+  float* b_buf[2] = {nullptr, nullptr};
+  Request rb[2];
+  auto post = [&](int j) {
+    const int s = j % 2;
+    b_buf[s] = r == j ? root_buffer(b) : pb[s].data();
+    rb[s] = coll.ibcast(Axis::Col, b_buf[s], nb * kb, j);
+  };
+  post(0);
+  for (int j = 0; j < q; ++j) {
+    const int s = j % 2;
+    rb[s].wait();
+    if (j + 1 < q) post(j + 1);
+    const ConstMatrix bj = panel(b_buf[s], nb, kb);
+    for (std::size_t r0 = 0; r0 < mb; r0 += cap) {
+      const std::size_t n = std::min(cap, mb - r0);
+      // The root column computes its share straight into the chunk and reduces in place.
+      const Matrix dst = first_rows(col == j ? chunk.data() : partial.data(), n);
+      gemm(Trans::No, Trans::Yes, 1.0f, a_rows(r0, n), bj, 0.0f, dst);
+      coll.reduce_sum(Axis::Row, dst.data(), chunk.data(), n * nb, j);
+      if (col == j) consume(static_cast<int>(r0), dst);
+    }
   }
 }
 

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "core/types.hpp"
@@ -47,6 +48,16 @@ void summa_ab(Collectives& coll, ConstMatrix a, ConstMatrix b, Matrix c, SummaWo
 // For j = 0..q-1: B_jc is broadcast down column c, every rank forms A_rc B_jc^T, and the row
 // reduces (sums) it onto column j, which keeps it as its C_rj.
 void summa_abt(Collectives& coll, ConstMatrix a, ConstMatrix b, Matrix c, SummaWorkspace& ws);
+
+// Receives rows [first_row, first_row + rows.extent(0)) of this rank's C block.
+using RowChunkConsumer = std::function<void(int first_row, ConstMatrix rows)>;
+// summa_abt delivered in chunks of rows, so that C_rj is never held whole: for each j, B_jc
+// is broadcast once, then for each chunk of chunk.extent(0) rows of A_rc the partial product
+// is reduced onto column j into the first rows of `chunk` [rows, N/q], and the rank of column
+// j (which owns C_rj) passes them to consume. Bytes moved equal summa_abt's; the row reduces
+// are q * ceil((M/q) / chunk rows) calls instead of q. On q = 1: one local GEMM per chunk.
+void summa_abt_row_chunks(Collectives& coll, ConstMatrix a, ConstMatrix b, Matrix chunk,
+                          SummaWorkspace& ws, const RowChunkConsumer& consume);
 
 // Per-rank logical traffic of one call in elements (see comm_stats.hpp for the convention);
 // bytes = elements * sizeof(float). M, N, K are global and divisible by q.

@@ -7,8 +7,8 @@
 
 namespace zoptimus {
 
-MemoryEstimate estimate_memory(const ModelDims& d, const MeshShape& shape, double batch,
-                               double seq) {
+MemoryEstimate estimate_memory(const ModelDims& d, const MeshShape& shape, double batch, double seq,
+                               bool lm_head) {
   constexpr double kFloat = 4, kInt = 4;
   const double rows = shape.rows(), cols = shape.cols(), ranks = shape.model_size();
   const bool two_d = shape.mode == MeshMode::TwoD;
@@ -22,19 +22,29 @@ MemoryEstimate estimate_memory(const ModelDims& d, const MeshShape& shape, doubl
   const double positions = (d.max_positions + kPositionOffset) * h;
   const double vectors = layers * (3 * h + h + ffn + h + 4 * h) + 2 * h;
   e.parameters = kFloat * (split / ranks + (positions + vectors) / (two_d ? cols : 1.0));
-  // Per stream (transformer.cpp, allocate_stream): x, h, tmp, final, qkv, attn, ffn, logits
-  // over this rank's tokens, the targets and three cross-entropy vectors; shared: the
-  // embedding partial sums over the replica's tokens, LayerNorm statistics, token ids.
+  // Per stream (transformer.cpp, allocate_stream): x, h, tmp, final, qkv, attn, ffn over this
+  // rank's tokens, the targets and four cross-entropy vectors; shared: the embedding partial
+  // sums over the replica's tokens, LayerNorm statistics, token ids, and (LM task) the
+  // logits chunk [min(model.logits_chunk_tokens, tokens), local vocab].
   const double tokens = batch * seq / rows, replica_tokens = batch * seq;
+  const double chunk = lm_head ? std::min(static_cast<double>(d.logits_chunk_tokens), tokens) : 0;
   const double stream =
-      kFloat * tokens * (4 * h_local + 4 * h / cols + ffn / cols + vocab_local + 3) + kInt * tokens;
-  const double shared = kFloat * (replica_tokens * h_local + 2 * tokens) + kInt * replica_tokens;
+      kFloat * tokens * (4 * h_local + 4 * h / cols + ffn / cols + 4) + kInt * tokens;
+  const double shared = kFloat * (replica_tokens * h_local + 2 * tokens + chunk * vocab_local) +
+                        kInt * replica_tokens;
   e.activations = 2 * stream + shared;
-  // SUMMA (linalg/summa.cpp): two A panels [tokens, K/q], two B panels [K/q, N/q], the
-  // gathered [q tokens, K/q] and partial [q tokens, N/q] blocks, K and N at most the widest
-  // operand (3h, ffn or the vocabulary).
-  const double wide = std::max({3 * h, ffn, static_cast<double>(d.vocab)}) / cols;
-  e.summa_panels = kFloat * (2 * tokens * wide + 2 * wide * wide + 2 * cols * tokens * wide);
+  // SUMMA slots (linalg/summa.cpp), only on a 2D mesh with q > 1 (else every GEMM is local):
+  // A panels [tokens, K/q] (K = h or ffn), B panels the largest [K/q, N/q] weight block or
+  // the head's [V/q, h/q] embedding block, the weight-stationary gathered [q tokens, K/q]
+  // and partial [q tokens, N/q] (N up to 3h or ffn), or the head's [chunk, V/q] partial.
+  if (two_d && cols > 1) {
+    const double k_max = std::max(h, ffn), n_max = std::max(3 * h, ffn);
+    const double a_panel = tokens * k_max / cols;
+    const double b_panel = std::max(h * n_max / (cols * cols), vocab_local * h / cols);
+    const double gathered = tokens * k_max;
+    const double partial = std::max(tokens * n_max, chunk * vocab_local);
+    e.summa_panels = kFloat * (2 * a_panel + 2 * b_panel + gathered + partial);
+  }
   // ZO scratch (optim/zo_weights.cpp): a + and a - copy of every perturbed block at most,
   // plus the per-stream slot buffers of the largest block.
   const double largest = std::max({static_cast<double>(d.vocab) * h, 3 * h * h, h * ffn}) / ranks;

@@ -17,8 +17,9 @@ struct MemoryEstimate {
 };
 
 // One rank of `shape`, micro-batches of `batch` sequences (per replica) of `seq` tokens, with
-// the ZO step's two activation streams.
+// the ZO step's two activation streams. lm_head: the task's loss runs the LM head (its
+// logits chunk buffer; classification never forms vocabulary logits).
 MemoryEstimate estimate_memory(const ModelDims& dims, const MeshShape& shape, double batch,
-                               double seq);
+                               double seq, bool lm_head = true);
 
 }  // namespace zoptimus

@@ -14,6 +14,7 @@ struct ModelDims {
   int head_dim = 0;
   Activation activation = Activation::Relu;
   double layernorm_eps = 1e-5;
+  int logits_chunk_tokens = 256;  // tokens per LM-head chunk (ModelConfig)
 
   static ModelDims from_config(const ModelConfig& m);
 };

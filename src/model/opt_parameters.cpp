@@ -16,6 +16,7 @@ ModelDims ModelDims::from_config(const ModelConfig& m) {
   d.head_dim = m.hidden / m.heads;
   d.activation = m.activation;
   d.layernorm_eps = m.layernorm_eps;
+  d.logits_chunk_tokens = m.logits_chunk_tokens;
   return d;
 }
 

@@ -90,6 +90,8 @@ Transformer::Transformer(const ModelDims& dims, const Mesh& mesh, Collectives& c
   positions_id_ = params_.info("embed_positions").id;
   final_ln_w_ = params_.info("final_ln.weight").id;
   final_ln_b_ = params_.info("final_ln.bias").id;
+  if (dims.logits_chunk_tokens < 1)
+    fail("model.logits_chunk_tokens = {} must be at least 1", dims.logits_chunk_tokens);
   allocate_stream(0);
 }
 
@@ -98,7 +100,6 @@ void Transformer::allocate_stream(int s) {
   if (a.allocated()) return;
   const int cols = mesh_.cols(), T = local_tokens_;
   const int h_loc = local_hidden(dims_, mesh_);
-  const int vocab_loc = static_cast<int>(params_.info("embed_tokens").local_rows());
   const std::string p = fmt::format("zoptimus::act{}::", s);
   a.x = Matrix(p + "x", T, h_loc);
   a.h = Matrix(p + "h", T, h_loc);
@@ -107,9 +108,22 @@ void Transformer::allocate_stream(int s) {
   a.tmp = Matrix(p + "tmp", T, h_loc);
   a.ffn = Matrix(p + "ffn", T, dims_.ffn / cols);
   a.final_ = Matrix(p + "final", T, h_loc);
-  a.logits = Matrix(p + "logits", T, vocab_loc);
   a.ce = CrossEntropyBuffers(p, T);
   activations_lease_.set(activation_bytes());
+}
+
+int Transformer::local_vocab() const {
+  return static_cast<int>(params_.info("embed_tokens").local_rows());
+}
+
+Matrix Transformer::logits_chunk() {
+  if (logits_chunk_.size() == 0) {
+    logits_chunk_ =
+        Matrix(Kokkos::view_alloc(Kokkos::WithoutInitializing, "zoptimus::logits_chunk"),
+               logits_chunk_rows(), local_vocab());
+    activations_lease_.set(activation_bytes());
+  }
+  return logits_chunk_;
 }
 
 int Transformer::vocab_offset() const {
@@ -121,7 +135,7 @@ int Transformer::valid_vocab() const {
 }
 
 std::int64_t Transformer::activation_bytes() const {
-  std::int64_t b = embedding_.bytes() + norm_.bytes();
+  std::int64_t b = embedding_.bytes() + norm_.bytes() + logits_chunk_bytes();
   for (const auto& a : act_) b += a.bytes();
   return b;
 }
@@ -168,19 +182,26 @@ void Transformer::forward(const std::vector<const Batch*>& batches, WeightSource
 void Transformer::compute_logits(WeightSource& w) {
   // The LM head is tied to the token embedding.
   const BlockPair E = w.pass_blocks(embed_id_);
-  for (int s = 0; s < streams_in_last_forward_; ++s)
-    lm_head_.logits(act_[s].final_, E[s], act_[s].logits);
+  for (int s = 0; s < streams_in_last_forward_; ++s) {
+    Matrix& logits = act_[s].logits;
+    if (logits.size() == 0) {
+      logits = Matrix(fmt::format("zoptimus::act{}::logits", s), local_tokens_, local_vocab());
+      activations_lease_.set(activation_bytes());
+    }
+    lm_head_.logits(act_[s].final_, E[s], logits);
+  }
 }
 
 std::vector<LossSums> Transformer::lm_loss(const std::vector<const Batch*>& batches,
                                            WeightSource& w) {
   forward(batches, w);
-  compute_logits(w);
+  // The LM head is tied to the token embedding.
+  const BlockPair E = w.pass_blocks(embed_id_);
   std::vector<LossSums> out;
   const int offset = vocab_offset(), valid = valid_vocab();
   for (std::size_t s = 0; s < batches.size(); ++s)
-    out.push_back(
-        lm_head_.loss(act_[s].logits, *batches[s], token_offset_, offset, valid, act_[s].ce));
+    out.push_back(lm_head_.loss(act_[s].final_, E[s], *batches[s], token_offset_, offset, valid,
+                                logits_chunk(), act_[s].ce));
   return out;
 }
 

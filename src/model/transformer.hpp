@@ -8,6 +8,7 @@
 //     with one allreduce each; embedding and loss vocab-parallel.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -52,13 +53,17 @@ class Transformer {
   void forward(const Batch& batch, WeightSource& weights) { forward({&batch}, weights); }
   ConstMatrix hidden(int stream = 0) const { return act_[stream].final_; }
 
-  // Tied LM head into logits(stream): [local tokens, local padded vocab].
+  // Tied LM head of the last forward into logits(stream): [local tokens, local padded vocab],
+  // allocated on first use (counted as activations). For tests and inspection: the losses
+  // below never form the whole block.
   void compute_logits(WeightSource& weights);
   ConstMatrix logits(int stream = 0) const { return act_[stream].logits; }
 
   // Forward + loss per stream, reduced over the mesh and the data-parallel replicas.
-  // LM: mean next-token cross-entropy. Classification: CE over the label-word logits at each
-  // sequence's last position, with accuracy.
+  // LM: mean next-token cross-entropy, the tied head's logits formed and consumed in chunks of
+  // logits_chunk_rows() tokens in one [rows, local padded vocab] buffer shared by the streams.
+  // Classification: CE over the label-word logits at each sequence's last position, with
+  // accuracy (the vocabulary logits are never formed).
   std::vector<LossSums> lm_loss(const std::vector<const Batch*>& batches, WeightSource& weights);
   std::vector<LossSums> classification_loss(const std::vector<const Batch*>& batches,
                                             WeightSource& weights);
@@ -76,9 +81,18 @@ class Transformer {
   // this rank holds are block `row`); in 1D both are block `col`.
   int vocab_offset() const;
   int valid_vocab() const;  // logits columns that are not padding
+  // Tokens per LM-head chunk: model.logits_chunk_tokens, at most local_tokens(); the chunk
+  // buffer's bytes (0 until the first lm_loss allocates it).
+  int logits_chunk_rows() const {
+    return std::max(1, std::min(dims_.logits_chunk_tokens, local_tokens_));
+  }
+  std::int64_t logits_chunk_bytes() const {
+    return static_cast<std::int64_t>(logits_chunk_.size() * sizeof(float));
+  }
 
   // Activation buffers of the forward pass, for the streams allocated so far (they shrink as
-  // 1/q^2 in 2D, except the [b*s, h/q] embedding partial), and the SUMMA communication
+  // 1/q^2 in 2D, except the [b*s, h/q] embedding partial) and the logits chunk (plus whole
+  // logits blocks if compute_logits ran), and the SUMMA communication
   // panels (double-buffered blocks of activations and weights in flight), reported apart.
   std::int64_t activation_bytes() const;
   std::int64_t comm_buffer_bytes() const { return linear_.comm_buffer_bytes(); }
@@ -86,7 +100,7 @@ class Transformer {
   void reset_times() { times_ = ForwardTimes{}; }
 
  private:
-  // The activations of one stream, allocated once.
+  // The activations of one stream, allocated once (logits: only by compute_logits).
   struct StreamBuffers {
     Matrix x, h, qkv, attn, tmp, ffn, final_, logits;
     CrossEntropyBuffers ce;
@@ -96,6 +110,8 @@ class Transformer {
   // One activation of the first n streams, for the blocks that run them together.
   static PerStream<Matrix> per_stream(StreamBuffers (&act)[kMaxStreams], Matrix StreamBuffers::*m);
   void allocate_stream(int s);
+  int local_vocab() const;  // rows of this rank's embedding block: logits columns
+  Matrix logits_chunk();    // allocated on first use
   // Validates the batch and sequence against the model and the mesh; the batch per mesh row.
   static int local_batch_of(const ModelDims& dims, const Mesh& mesh, int batch, int seq);
 
@@ -116,6 +132,7 @@ class Transformer {
   LmHead lm_head_;
   ClassificationHead classification_head_;
   StreamBuffers act_[kMaxStreams];
+  Matrix logits_chunk_;  // [logits chunk rows, local padded vocab], shared by the streams
   WorkspaceLease activations_lease_{WorkspacePurpose::Activations};
 };
 

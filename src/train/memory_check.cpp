@@ -39,8 +39,9 @@ int ranks_on_this_node(MPI_Comm comm) {
 }  // namespace
 
 void check_memory_fits(const Config& config, const Mesh& mesh) {
-  const MemoryEstimate e = estimate_memory(ModelDims::from_config(config.model), mesh.shape(),
-                                           config.data.batch, config.data.seq_len);
+  const MemoryEstimate e =
+      estimate_memory(ModelDims::from_config(config.model), mesh.shape(), config.data.batch,
+                      config.data.seq_len, config.data.task == Task::Lm);
   const int node_ranks = ranks_on_this_node(mesh.world());
   const double available = mem_available();
   constexpr double kMiB = 1048576.0;

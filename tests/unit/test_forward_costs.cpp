@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -99,6 +100,81 @@ TEST(ForwardCosts, AllForwardTrafficEqualsClosedForms) {
     const std::int64_t ln = (T / q) * 2 * 8;
     bytes += (2 * mc.layers + 1) * (2 * (q - 1) * ln / q);
     EXPECT_EQ(stats.total_recv(), bytes) << "batch " << batch_size;
+  }
+}
+
+// The LM loss moves what forward + the A B^T head move (the head in chunks moves the same
+// bytes; its row reduces become q per chunk), plus the cross-entropy's three row allreduces
+// of one float per local token and the loss sums' column allreduce of three doubles.
+TEST(ForwardCosts, ChunkedLmLossTrafficEqualsClosedForms) {
+  const MeshShape shape = square_mesh();
+  const int q = shape.q;
+  if (q * q != shape.world_size()) GTEST_SKIP() << "needs a square rank count";
+  Mesh mesh(MPI_COMM_WORLD, shape);
+  CommStats stats;
+  Collectives comm(mesh, stats);
+  ModelConfig mc = demo_model();
+  mc.logits_chunk_tokens = 5;  // divides no local token count below (4 and 24)
+  for (int batch_size : {q, 6 * q}) {
+    DataConfig data;
+    data.batch = batch_size;
+    data.seq_len = 4;
+    Transformer model(ModelDims::from_config(mc), mesh, comm, data.batch, data.seq_len);
+    model.params().initialize(1, 0.02f);
+    StoredWeights w(model.params());
+    Batch batch = synthetic_batch(data, mc.vocab, 0, 1, 0);
+    stats.reset();
+    model.forward(batch, w);
+    model.compute_logits(w);
+    const std::int64_t whole = stats.total_recv();  // checked against closed forms above
+    stats.reset();
+    model.lm_loss(batch, w);
+    const std::int64_t local_tokens = std::int64_t{data.batch} * data.seq_len / q;
+    auto allreduce_recv = [&](std::int64_t n_bytes) { return 2 * (q - 1) * n_bytes / q; };
+    const std::int64_t expected =
+        whole + 3 * allreduce_recv(4 * local_tokens) + allreduce_recv(3 * 8);
+    EXPECT_EQ(stats.total_recv(), expected) << "batch " << batch_size;
+    const std::int64_t chunks = (local_tokens + 4) / 5;
+    EXPECT_EQ(stats.at(Axis::Row, CommKind::Reduce).calls, q > 1 ? q * chunks : 0)
+        << "batch " << batch_size;
+  }
+}
+
+// The LM loss holds one [chunk, local vocab] logits buffer (model.logits_chunk_tokens rows,
+// at most the local tokens), registered as activations, and never the whole [tokens, local
+// vocab] block; compute_logits (for inspection) adds exactly that block.
+TEST(ForwardCosts, LogitsBufferIsOneChunk) {
+  const MeshShape shape = square_mesh();
+  const int q = shape.q;
+  if (q * q != shape.world_size()) GTEST_SKIP() << "needs a square rank count";
+  Mesh mesh(MPI_COMM_WORLD, shape);
+  CommStats stats;
+  Collectives comm(mesh, stats);
+  const WorkspaceRegistry& ws = WorkspaceRegistry::process();
+  for (int chunk : {1, 7, 1000}) {
+    ModelConfig mc = demo_model();
+    mc.logits_chunk_tokens = chunk;
+    DataConfig data;
+    data.batch = 2 * q;
+    data.seq_len = 16;
+    const std::int64_t act0 = ws.current(WorkspacePurpose::Activations);
+    Transformer model(ModelDims::from_config(mc), mesh, comm, data.batch, data.seq_len);
+    model.params().initialize(1, 0.02f);
+    StoredWeights w(model.params());
+    const std::int64_t built = ws.current(WorkspacePurpose::Activations) - act0;
+    const LossSums loss = model.lm_loss(synthetic_batch(data, mc.vocab, 0, 1, 0), w);
+    const std::int64_t after_loss = ws.current(WorkspacePurpose::Activations) - act0;
+    const std::int64_t tokens = std::int64_t{data.batch} * data.seq_len / q;  // 32 per rank
+    const std::int64_t vocab_local = (mc.vocab + q - 1) / q;
+    const std::int64_t rows = std::min<std::int64_t>(chunk, tokens);
+    EXPECT_EQ(after_loss - built, 4 * rows * vocab_local) << "chunk " << chunk;
+    EXPECT_EQ(after_loss, model.activation_bytes()) << "chunk " << chunk;
+    EXPECT_EQ(model.logits_chunk_bytes(), 4 * rows * vocab_local) << "chunk " << chunk;
+    EXPECT_EQ(loss.count, double(data.batch) * (data.seq_len - 1));
+    model.compute_logits(w);
+    EXPECT_EQ(ws.current(WorkspacePurpose::Activations) - act0 - after_loss,
+              4 * tokens * vocab_local)
+        << "chunk " << chunk;
   }
 }
 

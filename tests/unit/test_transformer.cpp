@@ -5,6 +5,7 @@
 #include <mpi.h>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "io/synthetic_data.hpp"
@@ -49,8 +50,11 @@ struct MeshCase {
   int global_batch;  // sequences over all replicas
 };
 
-// Runs one mesh case on the first shape.world_size() ranks.
-void check_mesh(const MeshCase& mc, bool gelu, SummaChoice summa) {
+// Runs one mesh case on the first shape.world_size() ranks. chunk: model.logits_chunk_tokens
+// (the default 256 is more than every case's local tokens: one chunk).
+// Leaves the LM loss in *lm_loss on the ranks of the case.
+void check_mesh(const MeshCase& mc, bool gelu, SummaChoice summa, int chunk = 256,
+                double* lm_loss = nullptr) {
   int world_rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
   const int n = mc.shape.world_size();
@@ -59,9 +63,10 @@ void check_mesh(const MeshCase& mc, bool gelu, SummaChoice summa) {
   if (sub == MPI_COMM_NULL) return;
   const char* names[] = {"auto", "standard", "weight_stationary"};
   SCOPED_TRACE(mc.shape.describe() + (gelu ? " gelu" : " relu") + " summa " +
-               names[static_cast<int>(summa)]);
+               names[static_cast<int>(summa)] + " logits chunk " + std::to_string(chunk));
   {
-    const ModelConfig mcfg = small_model(gelu);
+    ModelConfig mcfg = small_model(gelu);
+    mcfg.logits_chunk_tokens = chunk;
     const reference::Dims rd = ref_dims(mcfg);
     const reference::Params ref_params = reference::make_params(rd, 99);
     DataConfig data;
@@ -77,7 +82,9 @@ void check_mesh(const MeshCase& mc, bool gelu, SummaChoice summa) {
     load_reference_params(model, ref_params);
     StoredWeights weights(model.params());
     Batch batch = synthetic_batch(data, mcfg.vocab, mesh.replica(), mc.shape.dp, 0);
-    LossSums loss = model.lm_loss(batch, weights);  // runs forward + logits
+    LossSums loss = model.lm_loss(batch, weights);  // forward + the chunked head and loss
+    EXPECT_EQ(model.logits().size(), 0u) << "the loss must not form the whole logits block";
+    model.compute_logits(weights);  // the whole block, from the same forward
 
     // Reference on the whole global batch (what dp replicas of `batch` see together).
     DataConfig global = data;
@@ -103,6 +110,7 @@ void check_mesh(const MeshCase& mc, bool gelu, SummaChoice summa) {
     const double ref_mean = ref_loss.first / ref_loss.second;
     EXPECT_EQ(loss.count, ref_loss.second);
     EXPECT_NEAR(loss.mean(), ref_mean, 1e-5 * ref_mean);
+    if (lm_loss) *lm_loss = loss.mean();
 
     // Classification loss and accuracy against the reference too.
     data.task = global.task = Task::Classification;
@@ -148,10 +156,19 @@ TEST(Transformer, MatchesSerialReferenceOnEveryMesh) {
   const auto cases = cases_for(world);
   ASSERT_FALSE(cases.empty()) << "no mesh case for " << world << " ranks";
   for (const auto& c : cases) {
+    double whole = std::nan("");
     for (SummaChoice s :
          {SummaChoice::Standard, SummaChoice::WeightStationary, SummaChoice::Auto}) {
-      check_mesh(c, false, s);
+      check_mesh(c, false, s, 256, &whole);
       if (s == SummaChoice::Auto) check_mesh(c, true, s);
+    }
+    // The LM head in chunks of 1 token and of 5 (divides no case's local tokens: 48, 24, 16,
+    // 12): the same per-token math on the same logits as one chunk, so the loss agrees to
+    // float rounding (a different GEMM blocking may change a logit's last bits).
+    for (int chunk : {1, 5}) {
+      double got = std::nan("");
+      check_mesh(c, false, SummaChoice::Auto, chunk, &got);
+      if (!std::isnan(whole)) EXPECT_NEAR(got, whole, 1e-6 * whole) << "chunk " << chunk;
     }
   }
 }

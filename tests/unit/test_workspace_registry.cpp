@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "core/workspace_registry.hpp"
+#include "io/synthetic_data.hpp"
 #include "linalg/summa.hpp"
 #include "model/transformer.hpp"
 #include "optim/zo_weights.hpp"
@@ -71,7 +72,8 @@ ModelConfig small_model() {
 TEST(WorkspaceRegistry, ModelBuffersAreRegisteredWithTheirSizes) {
   const std::int64_t par0 = reg().current(P::Parameters), act0 = reg().current(P::Activations);
   const std::int64_t pan0 = reg().current(P::SummaPanels), zo0 = reg().current(P::ZoScratch);
-  const ModelConfig mc = small_model();
+  ModelConfig mc = small_model();
+  mc.logits_chunk_tokens = 5;
   const int batch = 2, seq = 8;
   {
     Mesh mesh(MPI_COMM_SELF, MeshShape{});
@@ -88,10 +90,21 @@ TEST(WorkspaceRegistry, ModelBuffersAreRegisteredWithTheirSizes) {
     const std::int64_t T = batch * seq, h = mc.hidden, f = sizeof(float);
     const std::int64_t V = model.params().info("embed_tokens").local_rows();
     const std::int64_t shared = T * h * f + T * 2 * sizeof(double) + T * sizeof(int);
-    const std::int64_t stream = 4 * T * h * f + T * 3 * h * f + T * h * f + T * mc.ffn * f +
-                                T * V * f + T * sizeof(int) + 3 * T * f;
+    const std::int64_t stream =
+        4 * T * h * f + T * 3 * h * f + T * h * f + T * mc.ffn * f + T * sizeof(int) + 4 * T * f;
     EXPECT_EQ(reg().current(P::Activations) - act0, shared + stream);
     EXPECT_EQ(model.activation_bytes(), shared + stream);
+    // The first LM loss adds the logits chunk [5 tokens, V], never the whole [T, V] block.
+    {
+      StoredWeights sw(model.params());
+      DataConfig data;
+      data.batch = batch;
+      data.seq_len = seq;
+      model.lm_loss(synthetic_batch(data, mc.vocab, 0, 1, 0), sw);
+    }
+    const std::int64_t chunk = 5 * V * f;
+    EXPECT_EQ(reg().current(P::Activations) - act0, shared + stream + chunk);
+    EXPECT_EQ(model.activation_bytes(), shared + stream + chunk);
 
     // With momentum, the velocity is ZO scratch of the parameters' size.
     ZoWeights weights(model.params(), 1e-3, 0.0, 0.9, std::vector<float>{});

@@ -1,6 +1,8 @@
 // Partitioned GEMMs of the linear layers (see parallel_linear.hpp).
 #include "model/layers/parallel_linear.hpp"
 
+#include <algorithm>
+
 #include "core/timer.hpp"
 #include "linalg/gemm.hpp"
 
@@ -34,6 +36,31 @@ void ParallelLinear::matmul_transposed(ConstMatrix x, ConstMatrix E, Matrix y) {
     gemm(Trans::No, Trans::Yes, 1.0f, x, E, 0.0f, y);
   times_.gemm += t.seconds();
   times_.gemm_flops += 2 * static_cast<std::int64_t>(x.extent(0)) * x.extent(1) * y.extent(1);
+}
+
+void ParallelLinear::matmul_transposed_chunked(ConstMatrix x, ConstMatrix E, Matrix chunk,
+                                               const RowChunkConsumer& consume) {
+  PhaseTimer t(phase::kGemm);
+  double consumed = 0;
+  const RowChunkConsumer timed = [&](int first_row, ConstMatrix rows) {
+    ScopedTimer c(consumed);
+    consume(first_row, rows);
+  };
+  if (ctx_.two_d()) {
+    summa_abt_row_chunks(ctx_.comm, x, E, chunk, ws_, timed);
+  } else {
+    const int tokens = static_cast<int>(x.extent(0)), cap = static_cast<int>(chunk.extent(0));
+    const int k = static_cast<int>(x.extent(1)), n = static_cast<int>(chunk.extent(1));
+    for (int r0 = 0; r0 < tokens; r0 += cap) {
+      const int rows = std::min(cap, tokens - r0);
+      const Matrix dst(chunk.data(), rows, n);
+      gemm(Trans::No, Trans::Yes, 1.0f, ConstMatrix(x.data() + std::size_t(r0) * k, rows, k), E,
+           0.0f, dst);
+      timed(r0, dst);
+    }
+  }
+  times_.gemm += t.seconds() - consumed;
+  times_.gemm_flops += 2 * static_cast<std::int64_t>(x.extent(0)) * x.extent(1) * chunk.extent(1);
 }
 
 void ParallelLinear::forward(WeightSource& w, int weight_id, int bias_id, LinearSplit split,

@@ -32,6 +32,11 @@ class ParallelLinear {
   void matmul(ConstMatrix x, ConstMatrix w, Matrix y, LinearSplit split);
   // y = x E^T, E stored [out, in] (an LM head against a [V, h] table).
   void matmul_transposed(ConstMatrix x, ConstMatrix e, Matrix y);
+  // The same in chunks of chunk.extent(0) rows of x: each chunk of y is formed in `chunk`
+  // and handed to consume (summa_abt_row_chunks), so y is never held whole. The time spent
+  // in consume is not counted as GEMM time.
+  void matmul_transposed_chunked(ConstMatrix x, ConstMatrix e, Matrix chunk,
+                                 const RowChunkConsumer& consume);
 
   // The first n streams through one linear layer: y_s = act(x_s W_s + b_s) (no activation
   // when act is empty). The weight is fetched and applied to every stream before the bias.
