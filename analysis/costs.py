@@ -61,6 +61,7 @@ class Problem:
     batch: int  # sequences per data-parallel replica
     seq_len: int
     n_perturb: int = 1
+    logits_chunk: int = 256  # model.logits_chunk_tokens: the LM head's tokens per chunk
 
     @staticmethod
     def from_deck(deck: dict) -> "Problem":
@@ -69,7 +70,8 @@ class Problem:
                        heads=m.get("heads", 4), layers=m.get("layers", 2),
                        ffn=m.get("ffn", 256), max_positions=m.get("max_positions", 128),
                        batch=d.get("batch", 4), seq_len=d.get("seq_len", 32),
-                       n_perturb=o.get("n_perturb", 1))
+                       n_perturb=o.get("n_perturb", 1),
+                       logits_chunk=m.get("logits_chunk_tokens", 256))
 
     def params(self) -> int:
         h, F, L = self.hidden, self.ffn, self.layers
@@ -163,7 +165,10 @@ def forward_traffic(pb: Problem, mesh: Mesh, summa: str = "auto") -> Traffic:
                 gemm_calls += L * (2 * q if v == "standard" else 3)
             q2 = q * q
             tr.add("summa", ((q - 1) * Vp * h // q2 + T * Vp // q2) * F32, 0)  # A B^T head
-            tr.calls["summa"] += gemm_calls + 2 * q
+            # the head: the embedding blocks go down the column once; the product is reduced
+            # along the row once per chunk of local tokens
+            chunks = -(-(T // q) // max(1, pb.logits_chunk))
+            tr.calls["summa"] += gemm_calls + q + q * chunks
             ln = (T // q) * 2 * F64
             tr.add("row_small", (2 * L + 1) * _allreduce(ln, q), 2 * L + 1)
             tr.add("row_small", 3 * _allreduce((T // q) * F32, q), 3)
