@@ -212,13 +212,14 @@ def kernel_launches(pb: Problem, mesh: Mesh) -> float:
     stream, following Transformer::forward and lm_loss: per layer two LayerNorms (statistics,
     apply), four linear layers (GEMM, bias/activation), two residual adds, and two GEMMs per
     (sequence, head, attention tile pair); then embedding + positions, the final LayerNorm,
-    the LM head GEMM and the cross-entropy's three passes. Each costs a fixed launch time
-    whatever its size, which dominates small shapes."""
+    and per logits chunk the LM head GEMM and the cross-entropy's three passes. Each costs a
+    fixed launch time whatever its size, which dominates small shapes."""
     side = mesh.side
     seqs = pb.batch / side if mesh.mode == "2d" else pb.batch
     heads = pb.heads / side
     per_layer = 2 * 2 + 4 * 2 + 2 + 2 * seqs * heads * attention_tile_pairs(pb.seq_len)
-    return pb.layers * per_layer + 2 + 2 + 1 + 3
+    chunks = math.ceil(seqs * pb.seq_len / max(1, pb.logits_chunk))
+    return pb.layers * per_layer + 2 + 2 + chunks * (1 + 3)
 
 
 def local_tensors(pb: Problem) -> int:
