@@ -13,6 +13,7 @@
 #include <limits>
 
 #include "core/error.hpp"
+#include "model/memory_estimate.hpp"
 #include "support/zo_test_support.hpp"
 
 namespace zoptimus {
@@ -139,6 +140,16 @@ TEST(Offload, CopiesMatchTheClosedForm) {
       EXPECT_EQ(off.ring().slots(), 3);
       EXPECT_EQ(ws.current(WorkspacePurpose::OffloadSlots), off.ring().bytes());
       EXPECT_GE(off.ring().bytes(), 3 * layer_bytes_of(p, 0));
+      // The closed-form estimate (--memory-estimate, the start-up check) agrees: host bytes
+      // exactly (the tiny model's layers divide evenly), the ring up to the slots' 64-byte
+      // alignment, the device-resident rest up to the vocabulary's padding (61 rows padded
+      // to a multiple of the mesh side: < 5 %).
+      const MemoryEstimate e =
+          estimate_memory(ModelDims::from_config(c.model), shape, c.data.batch, c.data.seq_len, 0);
+      EXPECT_EQ(e.host_parameters, static_cast<double>(layers_bytes));
+      EXPECT_NEAR(e.parameters, static_cast<double>(others), 0.05 * others);
+      EXPECT_LE(e.offload_slots, static_cast<double>(off.ring().bytes()));
+      EXPECT_GE(e.offload_slots + 3 * 12 * 64, static_cast<double>(off.ring().bytes()));
 
       const int steps = c.run.steps;
       for (int t = 0; t < steps; ++t) zo_train_step(opt, session, t);
