@@ -6,15 +6,22 @@
 // ZO work, and one ZO step; the reported ratio is the median of the per-repetition ratios,
 // so drift in the machine's speed (shared nodes, turbo) cancels instead of favouring
 // whichever phase ran in the quiet moment.
+//
+// With optim.offload the reference forwards stream the layers through the same ring, and the
+// bytes each step uploads and writes back are reported (run the deck with offload on and off
+// to compare step times).
 #include <mpi.h>
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "bench_support.hpp"
 #include "commands.hpp"
 #include "core/log.hpp"
 #include "core/timer.hpp"
+#include "core/workspace_registry.hpp"
+#include "model/offload/offloaded_weights.hpp"
 #include "optim/zo_optimizer.hpp"
 #include "train/model_session.hpp"
 
@@ -43,8 +50,16 @@ int bench_zo(const RunSetup& setup, int reps) {
   const Config& cfg = setup.config;
   ModelSession session(cfg, *setup.mesh);
   Transformer& model = session.model();
-  StoredWeights plain(model.params());
-  StoredWeights both(model.params(), 2);  // two streams, same weights: the step minus ZO work
+  StoredWeights stored_plain(model.params());
+  StoredWeights stored_both(model.params(), 2);  // two streams, same weights: the step minus ZO
+  OffloadPipeline* off = session.offload();
+  std::unique_ptr<OffloadedWeights> off_plain, off_both;
+  if (off) {
+    off_plain = std::make_unique<OffloadedWeights>(stored_plain, *off, model.params());
+    off_both = std::make_unique<OffloadedWeights>(stored_both, *off, model.params());
+  }
+  WeightSource& plain = off ? static_cast<WeightSource&>(*off_plain) : stored_plain;
+  WeightSource& both = off ? static_cast<WeightSource&>(*off_both) : stored_both;
   const Batch batch = session.batches().train_batch(0);
 
   ZoOptimizer opt = make_zo_optimizer(cfg, session);
@@ -55,6 +70,7 @@ int bench_zo(const RunSetup& setup, int reps) {
 
   std::vector<double> forward2, dual, step, ratio;
   double gemm = 0, gen = 0, comm = 0;
+  std::int64_t up_bytes = 0, back_bytes = 0;
   for (int r = 0; r < reps; ++r) {
     // Two plain forwards + loss, as MeZO's reference implementation would run them.
     forward2.push_back(timed([&] {
@@ -65,7 +81,12 @@ int bench_zo(const RunSetup& setup, int reps) {
     model.reset_times();
     session.stats().reset();
     const double gen_before = opt.weights().generate_seconds();
+    const OffloadCounters c0 = off ? off->counters() : OffloadCounters{};
     step.push_back(timed([&] { zo_train_step(opt, session, 1 + r); }));
+    if (off) {
+      up_bytes += off->counters().upload_bytes - c0.upload_bytes;
+      back_bytes += off->counters().writeback_bytes - c0.writeback_bytes;
+    }
     gemm += max_over_ranks(model.times().gemm);
     gen += max_over_ranks(opt.weights().generate_seconds() - gen_before);
     comm += max_over_ranks(session.stats().total_seconds());
@@ -87,6 +108,15 @@ int bench_zo(const RunSetup& setup, int reps) {
   log::info("step_gemm_ms={:.3f} (mean)", gemm * per * 1e3);
   log::info("step_perturb_update_ms={:.3f} (mean)", gen * per * 1e3);
   log::info("step_comm_ms={:.3f} (mean)", comm * per * 1e3);
+  const WorkspaceRegistry& ws = WorkspaceRegistry::process();
+  log::info("device_peak_bytes={}", ws.peak_total());
+  if (off) {
+    log::info("offload_slots={} offload_slot_ring_bytes={} offload_host_param_bytes={}",
+              off->ring().slots(), ws.peak(WorkspacePurpose::OffloadSlots),
+              ws.current(WorkspacePurpose::Parameters, MemoryPlace::Host));
+    log::info("offload_upload_bytes_per_step={:.0f} (mean)", double(up_bytes) * per);
+    log::info("offload_writeback_bytes_per_step={:.0f} (mean)", double(back_bytes) * per);
+  }
   return 0;
 }
 

@@ -2,6 +2,7 @@
 // `train: steps=<n> loss=<first>-><last> eval_loss=<float> time_s=<float>`.
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -118,15 +119,31 @@ int run_train(const DeckArgs& args) {
   if (run_log) {
     // Memory figures: this rank's buffers as registered where they were allocated.
     const WorkspaceRegistry& ws = WorkspaceRegistry::process();
+    const OffloadCounters off_counters =
+        session.offload() ? session.offload()->counters() : OffloadCounters{};
     run_log->finish(
         session.stats(),
         {{"activation_bytes", double(ws.current(WorkspacePurpose::Activations))},
          {"summa_panel_bytes", double(ws.current(WorkspacePurpose::SummaPanels))},
          {"param_bytes", double(ws.current(WorkspacePurpose::Parameters))},
          {"zo_scratch_bytes", double(ws.current(WorkspacePurpose::ZoScratch))},
+         {"offload_slot_bytes", double(ws.peak(WorkspacePurpose::OffloadSlots))},
+         {"offload_host_param_bytes",
+          double(ws.current(WorkspacePurpose::Parameters, MemoryPlace::Host))},
+         {"offload_upload_bytes", double(off_counters.upload_bytes)},
+         {"offload_writeback_bytes", double(off_counters.writeback_bytes)},
          {"device_peak_bytes", double(ws.peak_total())},
          {"train_seconds", s.seconds}},
         anderson ? run_log_attributes(anderson->stats()) : std::map<std::string, std::int64_t>{});
+  }
+  if (const OffloadPipeline* off = session.offload()) {
+    const OffloadCounters& c = off->counters();
+    log::info(
+        "offload: slots={} slot_bytes={} layer_bytes={} uploaded={} written_back={} "
+        "uploaded_per_step={:.0f} written_back_per_step={:.0f}",
+        off->ring().slots(), off->ring().bytes() / off->ring().slots(), off->layer_bytes(),
+        c.upload_bytes, c.writeback_bytes, double(c.upload_bytes) / std::max(s.steps, 1),
+        double(c.writeback_bytes) / std::max(s.steps, 1));
   }
   if (anderson) log::info("anderson: m={} {}", cfg.optim.anderson.m, describe(anderson->stats()));
   if (s.skipped > 0) log::info("{} of {} steps skipped (non-finite loss)", s.skipped, s.steps);

@@ -211,6 +211,22 @@ void validate_config(const Config& c) {
         "optim.anderson.m = {} with optim.n_perturb = {} mixes {} directions per step; at most "
         "32 are supported",
         a.m, c.optim.n_perturb, (a.m + 1) * c.optim.n_perturb);
+  if (c.optim.offload && (a.m > 0 || a.beta != 1.0))
+    fail(
+        "optim.offload = true does not support Anderson mixing (optim.anderson.m = {}, beta = "
+        "{}): its update reads every layer at once; set optim.offload = false or m = 0 and "
+        "beta = 1",
+        a.m, a.beta);
+  if (c.optim.offload && c.optim.momentum != 0)
+    fail(
+        "optim.offload = true does not support optim.momentum = {}: the momentum buffer is "
+        "parameter-sized and is not offloaded; set optim.momentum = 0 or optim.offload = false",
+        c.optim.momentum);
+  if (c.optim.offload_device_bytes != 0 && !c.optim.offload)
+    fail(
+        "optim.offload_device_bytes = {} is set but optim.offload = false; set optim.offload = "
+        "true or remove the cap",
+        c.optim.offload_device_bytes);
   if (c.optim.n_perturb % c.parallel.pp != 0)
     fail(
         "optim.n_perturb = {} is not divisible by parallel.pp = {} (each perturbation-parallel "

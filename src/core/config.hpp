@@ -62,6 +62,10 @@ struct OptimConfig {
   double sparsity = 0.8;       // Sparse-MeZO: fraction of entries left out
   int sparse_refresh = 0;      // Sparse-MeZO: recompute thresholds every N steps (0: once)
   double active_layers = 0.5;  // LeZO: count if >= 1, fraction of layers if < 1
+  // ZO2-style offloading (model/offload/): decoder blocks in host memory, a ring of device
+  // slots of at most offload_device_bytes (0: the smallest ring, 3 slots).
+  bool offload = false;
+  std::int64_t offload_device_bytes = 0;
   AndersonConfig anderson;
 };
 

@@ -149,6 +149,8 @@ const std::vector<FieldSpec>& deck_schema() {
       real("optim.sparsity", ZO_FIELD(optim.sparsity), 0.0, 1.0, false, true),
       integer("optim.sparse_refresh", ZO_FIELD(optim.sparse_refresh), 0),
       real("optim.active_layers", ZO_FIELD(optim.active_layers), 0.0, kInf, true, false),
+      boolean("optim.offload", ZO_FIELD(optim.offload)),
+      integer("optim.offload_device_bytes", ZO_FIELD(optim.offload_device_bytes), 0),
       integer("optim.anderson.m", ZO_FIELD(optim.anderson.m), 0, 64),
       real("optim.anderson.beta", ZO_FIELD(optim.anderson.beta), 0.0, kInf, true, false),
       real("optim.anderson.lambda", ZO_FIELD(optim.anderson.lambda), 0.0, kInf, false, false),

@@ -52,6 +52,8 @@ const char* WorkspaceRegistry::name(WorkspacePurpose purpose) {
       return "summa_panels";
     case WorkspacePurpose::ZoScratch:
       return "zo_scratch";
+    case WorkspacePurpose::OffloadSlots:
+      return "offload_slots";
     case WorkspacePurpose::Other:
       return "other";
     case WorkspacePurpose::kCount:

@@ -12,7 +12,16 @@
 
 namespace zoptimus {
 
-enum class WorkspacePurpose { Parameters, Activations, SummaPanels, ZoScratch, Other, kCount };
+// OffloadSlots: the device ring of decoder-block slots of optim.offload (model/offload/).
+enum class WorkspacePurpose {
+  Parameters,
+  Activations,
+  SummaPanels,
+  ZoScratch,
+  OffloadSlots,
+  Other,
+  kCount
+};
 inline constexpr int kWorkspacePurposeCount = static_cast<int>(WorkspacePurpose::kCount);
 
 // Device: the execution space's memory (MemSpace; host memory on host builds). Host: HostSpace.

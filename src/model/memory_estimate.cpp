@@ -8,7 +8,7 @@
 namespace zoptimus {
 
 MemoryEstimate estimate_memory(const ModelDims& d, const MeshShape& shape, double batch, double seq,
-                               bool lm_head) {
+                               bool lm_head, double offload_cap) {
   constexpr double kFloat = 4, kInt = 4;
   const double rows = shape.rows(), cols = shape.cols(), ranks = shape.model_size();
   const bool two_d = shape.mode == MeshMode::TwoD;
@@ -22,6 +22,20 @@ MemoryEstimate estimate_memory(const ModelDims& d, const MeshShape& shape, doubl
   const double positions = (d.max_positions + kPositionOffset) * h;
   const double vectors = layers * (3 * h + h + ffn + h + 4 * h) + 2 * h;
   e.parameters = kFloat * (split / ranks + (positions + vectors) / (two_d ? cols : 1.0));
+  if (offload_cap >= 0) {
+    // One layer's blocks (model/offload/) move between host masters and device slots. Its
+    // vectors are split by column in 2D; in 1D the qkv and fc1 biases are split, the rest
+    // replicated. What stays on the device: the embeddings and the final LayerNorm.
+    const double layer_vectors =
+        two_d ? (3 * h + h + ffn + h + 4 * h) / cols : (3 * h + ffn) / cols + 6 * h;
+    const double layer = kFloat * ((4 * h * h + 2 * h * ffn) / ranks + layer_vectors);
+    const double fit = offload_cap == 0 ? 3 : std::floor(offload_cap / layer);
+    const double slots = std::max(3.0, std::min(fit, std::max(layers, 3.0)));
+    e.host_parameters = layers * layer;
+    e.parameters = kFloat * (static_cast<double>(d.vocab) * h / ranks +
+                             (positions + 2 * h) / (two_d ? cols : 1.0));
+    e.offload_slots = slots * layer;
+  }
   // Per stream (transformer.cpp, allocate_stream): x, h, tmp, final, qkv, attn, ffn over this
   // rank's tokens, the targets and four cross-entropy vectors; shared: the embedding partial
   // sums over the replica's tokens, LayerNorm statistics, token ids, and (LM task) the

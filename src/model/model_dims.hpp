@@ -32,8 +32,10 @@ inline constexpr int kPositionOffset = 2;
 //   1D: qkv/fc1 column-parallel, out/fc2 row-parallel, embed_tokens split by vocabulary,
 //       everything else replicated.
 // The QKV columns are interleaved per head (q, k, v of head 0, then head 1, ...), so a
-// column block holds whole heads.
+// column block holds whole heads. `placement`: where the decoder layers' blocks live
+// (ParameterPlacement::HostBlocks for offloading).
 ParameterStore build_opt_parameters(const ModelDims& dims, const MeshShape& shape,
-                                    const MeshCoords& coords);
+                                    const MeshCoords& coords,
+                                    ParameterPlacement placement = ParameterPlacement::Device);
 
 }  // namespace zoptimus

@@ -72,8 +72,8 @@ struct Builder {
 }  // namespace
 
 ParameterStore build_opt_parameters(const ModelDims& d, const MeshShape& shape,
-                                    const MeshCoords& coords) {
-  ParameterStore store;
+                                    const MeshCoords& coords, ParameterPlacement placement) {
+  ParameterStore store(WorkspacePurpose::Parameters, placement);
   Builder b{store, shape, coords};
   const bool two_d = shape.mode == MeshMode::TwoD;
   const Part R = Part::Replicated, Row = Part::ByRow, Col = Part::ByCol;

@@ -33,9 +33,22 @@ void ParameterStore::add(TensorInfo info) {
   for (const auto& t : infos_)
     if (t.name == info.name) fail("internal error: parameter '{}' added twice", info.name);
   info.id = static_cast<int>(infos_.size());
-  data_.emplace_back(Matrix("zoptimus::param::" + info.name, info.local_rows(), info.local_cols()));
-  lease_.add(WorkspaceLease::bytes_of(data_.back()));
+  const std::string label = "zoptimus::param::" + info.name;
+  if (placement_ == ParameterPlacement::HostBlocks && info.layer >= 0) {
+    host_.emplace_back(label, info.local_rows(), info.local_cols());
+    host_lease_.add(WorkspaceLease::bytes_of(host_.back()));
+    data_.emplace_back(host_.back().data(), info.local_rows(), info.local_cols());
+  } else {
+    host_.emplace_back();
+    data_.emplace_back(Matrix(label, info.local_rows(), info.local_cols()));
+    lease_.add(WorkspaceLease::bytes_of(data_.back()));
+  }
   infos_.push_back(std::move(info));
+}
+
+void ParameterStore::restore_binding(int id) {
+  const HostMasterMatrix& h = host_.at(id);
+  if (h.data()) data_.at(id) = Matrix(h.data(), h.extent(0), h.extent(1));
 }
 
 const TensorInfo& ParameterStore::info(const std::string& name) const {

@@ -21,6 +21,17 @@ struct AxisSplit {
 
 enum class InitKind { Normal, Ones, Zeros };
 
+// Where the blocks live. HostBlocks (optim.offload): the tensors of decoder layers are kept
+// in host memory (pinned on CUDA builds, so that uploads can be asynchronous) and reach the
+// device only through the offload ring (model/offload/); the other tensors stay in MemSpace.
+enum class ParameterPlacement { Device, HostBlocks };
+#if defined(KOKKOS_ENABLE_CUDA)
+using HostMasterSpace = Kokkos::CudaHostPinnedSpace;
+#else
+using HostMasterSpace = Kokkos::HostSpace;
+#endif
+using HostMasterMatrix = Kokkos::View<float**, Kokkos::LayoutRight, HostMasterSpace>;
+
 struct TensorInfo {
   std::string name;
   int id = 0;             // position in the canonical order: keys RNG streams, mesh-independent
@@ -49,8 +60,9 @@ class ParameterStore {
  public:
   // purpose: what the blocks count as in the WorkspaceRegistry (a momentum buffer is ZO
   // scratch, not parameters).
-  explicit ParameterStore(WorkspacePurpose purpose = WorkspacePurpose::Parameters)
-      : lease_(purpose) {}
+  explicit ParameterStore(WorkspacePurpose purpose = WorkspacePurpose::Parameters,
+                          ParameterPlacement placement = ParameterPlacement::Device)
+      : placement_(placement), lease_(purpose), host_lease_(purpose, MemoryPlace::Host) {}
 
   // Adds a tensor; ids are assigned in insertion order, which must not depend on the mesh.
   void add(TensorInfo info);
@@ -72,10 +84,22 @@ class ParameterStore {
   std::int64_t local_bytes() const;   // bytes held on this rank
   std::int64_t global_count() const;  // parameters in the model (no padding)
 
+  // Host-placed tensors (ParameterPlacement::HostBlocks). data(id) of such a tensor is, at
+  // rest, a view of its host master (device-accessible on CUDA: pinned and mapped); during
+  // an offloaded pass the offload pipeline rebinds it to a device slot and back. Everything
+  // that reads parameters between passes (checkpoints, thresholds, tests) sees the masters.
+  bool on_host(int id) const { return host_.at(id).data() != nullptr; }
+  HostMasterMatrix host_master(int id) const { return host_.at(id); }
+  void rebind(int id, Matrix view) { data_.at(id) = view; }
+  void restore_binding(int id);
+
  private:
+  ParameterPlacement placement_;
   std::vector<TensorInfo> infos_;
   std::vector<Matrix> data_;
+  std::vector<HostMasterMatrix> host_;  // empty views for device-placed tensors
   WorkspaceLease lease_;
+  WorkspaceLease host_lease_;
 };
 
 }  // namespace zoptimus

@@ -66,7 +66,7 @@ int local_hidden(const ModelDims& dims, const Mesh& mesh) {
 }  // namespace
 
 Transformer::Transformer(const ModelDims& dims, const Mesh& mesh, Collectives& comm, int batch,
-                         int seq, SummaChoice summa)
+                         int seq, SummaChoice summa, ParameterPlacement placement)
     : dims_(dims),
       mesh_(mesh),
       batch_(batch),
@@ -82,7 +82,7 @@ Transformer::Transformer(const ModelDims& dims, const Mesh& mesh, Collectives& c
       embedding_(ctx_, batch, seq, local_hidden(dims, mesh)),
       lm_head_(ctx_, linear_),
       classification_head_(ctx_, local_batch_, seq) {
-  params_ = build_opt_parameters(dims, mesh.shape(), mesh.coords());
+  params_ = build_opt_parameters(dims, mesh.shape(), mesh.coords(), placement);
   for (int l = 0; l < dims.layers; ++l)
     for (int k = 0; k < kLayerTensors; ++k)
       layer_ids_.push_back(params_.info(fmt::format("layers.{}.{}", l, kLayerNames[k])).id);

@@ -37,9 +37,11 @@ class Transformer {
  public:
   // Allocates parameters and the activation buffers of one stream for micro-batches of
   // `batch` sequences (per replica) of length `seq`; a second stream's buffers are
-  // allocated on the first two-stream forward.
+  // allocated on the first two-stream forward. `placement`: where the decoder layers'
+  // parameters live (host memory when they are offloaded: model/offload/).
   Transformer(const ModelDims& dims, const Mesh& mesh, Collectives& comm, int batch, int seq,
-              SummaChoice summa = SummaChoice::Auto);
+              SummaChoice summa = SummaChoice::Auto,
+              ParameterPlacement placement = ParameterPlacement::Device);
 
   ParameterStore& params() { return params_; }
   const ParameterStore& params() const { return params_; }

@@ -11,14 +11,37 @@
 namespace zoptimus {
 
 ZoOptimizer::ZoOptimizer(const OptimConfig& optim, const RunConfig& run, ParameterStore& params,
-                         int layers, Collectives& comm)
-    : optim_(optim), run_(run), params_(params), layers_(layers), comm_(comm) {
+                         int layers, Collectives& comm, OffloadPipeline* offload)
+    : optim_(optim), run_(run), params_(params), layers_(layers), comm_(comm), offload_(offload) {
   const OptimConfig& o = optim_;
   weights_ =
       std::make_unique<ZoWeights>(params_, o.eps, o.weight_decay, o.momentum, std::vector<float>{});
+  if (offload_) offloaded_ = std::make_unique<OffloadedWeights>(*weights_, *offload_, params_);
   thresholds_ready_ = o.method != ZoMethod::SparseMezo;
   if (o.anderson.m > 0 || o.anderson.beta != 1.0)
     anderson_ = std::make_unique<AndersonMixer>(o.anderson, o.n_perturb, params_, comm_);
+}
+
+void ZoOptimizer::flush() {
+  if (offload_ && weights_->update_pending()) {
+    // Only the layers the pending update still touches travel (LeZO leaves some out).
+    std::vector<int> layers;
+    for (int l = 0; l < offload_->layers(); ++l)
+      for (int id : offload_->tensors_of(l))
+        if (weights_->pending(id)) {
+          layers.push_back(l);
+          break;
+        }
+    if (!layers.empty()) {
+      offload_->begin(true, layers);
+      for (int l : layers) {
+        offload_->enter(l);
+        for (int id : offload_->tensors_of(l)) weights_->apply_pending(id);
+      }
+      offload_->end();
+    }
+  }
+  weights_->flush();  // the device-resident tensors; clears the pending state
 }
 
 void ZoOptimizer::ensure_thresholds() {
@@ -44,7 +67,7 @@ StepRecord ZoOptimizer::step(std::int64_t t, const Batch& batch, Objective& obje
   if (optim_.method == ZoMethod::SparseMezo && refresh > 0 && t > 0 && t % refresh == 0) {
     // Thresholds from the current weights: entries that grew past the old threshold would
     // otherwise stay frozen (matters when training from scratch).
-    weights_->flush();
+    flush();
     weights_->set_thresholds(sparse_thresholds(params_, optim_.sparsity, comm_));
     if (anderson_) anderson_->masks_changed();
   }
@@ -71,7 +94,9 @@ StepRecord ZoOptimizer::step(std::int64_t t, const Batch& batch, Objective& obje
   for (int p = p0; p < p0 + per_rank; ++p) {
     const std::uint64_t seed = perturbation_seed(static_cast<std::uint64_t>(run_.seed), t, p);
     weights_->set_perturbation(seed, active);
-    const std::vector<LossSums> l = objective.losses({&batch, &batch}, *weights_);
+    WeightSource& source = offloaded_ ? static_cast<WeightSource&>(*offloaded_) : *weights_;
+    const std::vector<LossSums> l = objective.losses({&batch, &batch}, source);
+    if (offloaded_) offloaded_->finish();
     losses[2 * p] = l[0].mean();
     losses[2 * p + 1] = l[1].mean();
     r.tokens = l[0].count;

@@ -20,6 +20,7 @@
 #include "core/state_dict.hpp"
 #include "model/batch.hpp"
 #include "model/named_stores.hpp"
+#include "model/offload/offloaded_weights.hpp"
 #include "optim/anderson.hpp"
 #include "optim/objective.hpp"
 #include "optim/step_record.hpp"
@@ -34,13 +35,15 @@ class ZoOptimizer {
   // state (Sparse thresholds, Anderson Gram) is reduced through `comm` (world axis). The
   // learning-rate schedule and the step seeds come from `run`. Sparse-MeZO thresholds are computed
   // (collectively) from the weights at the first step, unless restored from a checkpoint.
+  // offload: the pipeline of optim.offload (params placed HostBlocks), or nullptr.
   ZoOptimizer(const OptimConfig& optim, const RunConfig& run, ParameterStore& params, int layers,
-              Collectives& comm);
+              Collectives& comm, OffloadPipeline* offload = nullptr);
 
   // Step t on `batch` (the same micro-batch for the + and - streams), losses from `objective`.
   StepRecord step(std::int64_t t, const Batch& batch, Objective& objective);
-  // Applies a pending update so that the stored parameters are current.
-  void flush() { weights_->flush(); }
+  // Applies a pending update so that the stored parameters are current (with offloading:
+  // layer by layer through the pipeline, into the host masters).
+  void flush();
   ZoWeights& weights() { return *weights_; }
   const AndersonMixer* anderson() const { return anderson_.get(); }
 
@@ -62,7 +65,9 @@ class ZoOptimizer {
   int layers_;
   Collectives& comm_;
   std::unique_ptr<ZoWeights> weights_;
-  std::unique_ptr<AndersonMixer> anderson_;  // when optim.anderson.m > 0 or beta != 1
+  OffloadPipeline* offload_ = nullptr;
+  std::unique_ptr<OffloadedWeights> offloaded_;  // weights_ through offload_
+  std::unique_ptr<AndersonMixer> anderson_;      // when optim.anderson.m > 0 or beta != 1
   bool thresholds_ready_ = true;
 };
 

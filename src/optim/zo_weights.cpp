@@ -65,8 +65,7 @@ void ZoWeights::begin_pass() {
 
 void ZoWeights::flush() {
   if (!has_pending_) return;
-  for (const auto& t : params_.tensors())
-    if (!applied_[t.id]) process(t.id, true, false, Matrix(), Matrix());
+  for (const auto& t : params_.tensors()) apply_pending(t.id);
   has_pending_ = false;
   Kokkos::fence();
 }

@@ -40,6 +40,7 @@ class ZoWeights : public WeightSource {
   BlockPair blocks(int id) override;
   BlockPair pass_blocks(int id) override;
   void begin_pass() override;
+  bool updates_parameters() const override { return update_pending(); }
 
   // Perturbation for the next forward pass: seed and which tensors move (LeZO).
   void set_perturbation(std::uint64_t seed, std::vector<char> active);
@@ -49,6 +50,12 @@ class ZoWeights : public WeightSource {
   // end of the run). No perturbation is generated.
   void flush();
   bool update_pending() const { return has_pending_ && !all_applied(); }
+  // Per tensor: is the pending update still to be applied to it; apply it (no perturbation).
+  // flush() is apply_pending on every tensor; offloading applies it layer by layer.
+  bool pending(int id) const { return has_pending_ && !applied_[id]; }
+  void apply_pending(int id) {
+    if (pending(id)) process(id, true, false, Matrix(), Matrix());
+  }
 
   // Work done, for benchmarks and tests: elements that received RNG work.
   std::int64_t rng_elements() const { return rng_elements_; }

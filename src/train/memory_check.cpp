@@ -39,9 +39,10 @@ int ranks_on_this_node(MPI_Comm comm) {
 }  // namespace
 
 void check_memory_fits(const Config& config, const Mesh& mesh) {
-  const MemoryEstimate e =
-      estimate_memory(ModelDims::from_config(config.model), mesh.shape(), config.data.batch,
-                      config.data.seq_len, config.data.task == Task::Lm);
+  const MemoryEstimate e = estimate_memory(
+      ModelDims::from_config(config.model), mesh.shape(), config.data.batch, config.data.seq_len,
+      config.data.task == Task::Lm,
+      config.optim.offload ? static_cast<double>(config.optim.offload_device_bytes) : -1.0);
   const int node_ranks = ranks_on_this_node(mesh.world());
   const double available = mem_available();
   constexpr double kMiB = 1048576.0;
@@ -51,6 +52,12 @@ void check_memory_fits(const Config& config, const Mesh& mesh) {
       "on the node",
       e.total() / kMiB, e.parameters / 1024, e.activations / 1024, e.summa_panels / 1024,
       e.zo_scratch / 1024, available < 0 ? -1.0 : available / node_ranks / kMiB, node_ranks);
+  if (config.optim.offload)
+    log::info(
+        "offload: device-resident per rank {:.2f} KiB (offload slots {:.2f} KiB, other "
+        "parameters {:.2f} KiB); decoder layers in host memory {:.2f} KiB",
+        e.device_total() / 1024, e.offload_slots / 1024, e.parameters / 1024,
+        e.host_parameters / 1024);
   run_collectively(mesh.world(), [&] {
     if (available < 0 || e.total() <= available / node_ranks) return;
     fail(

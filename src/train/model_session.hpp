@@ -7,6 +7,7 @@
 
 #include "core/config.hpp"
 #include "io/batch_source.hpp"
+#include "model/offload/offload_pipeline.hpp"
 #include "model/transformer.hpp"
 #include "optim/objective.hpp"
 #include "optim/zo_optimizer.hpp"
@@ -27,6 +28,8 @@ class ModelSession : public Objective {
   Collectives& comm() { return comm_; }
   Transformer& model() { return *model_; }
   BatchSource& batches() { return *batches_; }
+  // The offload pipeline (optim.offload), or nullptr.
+  OffloadPipeline* offload() { return offload_.get(); }
 
   // The loss the deck's task asks for (LM or classification) on one batch.
   LossSums loss(const Batch& batch, WeightSource& weights);
@@ -43,6 +46,7 @@ class ModelSession : public Objective {
   CommStats stats_;
   Collectives comm_;
   std::unique_ptr<Transformer> model_;
+  std::unique_ptr<OffloadPipeline> offload_;
   std::unique_ptr<BatchSource> batches_;
 };
 
