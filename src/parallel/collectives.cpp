@@ -142,8 +142,9 @@ bool Collectives::on_nccl(const void* a, const void* b) const {
   return dev_a;
 }
 
-void Collectives::require_backend_memory(const void* p, const char* what) const {
-  if (backend_ == CommBackend::Mpi && build_info::kHaveCuda && detail::is_device_pointer(p))
+void Collectives::require_backend_memory(Axis axis, const void* p, const char* what) const {
+  if (backend_ == CommBackend::Mpi && build_info::kHaveCuda && size(axis) > 1 &&
+      detail::is_device_pointer(p))
     fail(
         "{}: parallel.collectives = \"mpi\" takes host memory, but this buffer is device "
         "memory; use \"nccl\" or \"cuda-aware-mpi\"",
@@ -201,7 +202,7 @@ int Collectives::size(Axis axis) const {
 
 void Collectives::bcast(Axis axis, float* data, std::size_t count, int root) {
   const int n = checked_count(count, "bcast");
-  require_backend_memory(data, "bcast");
+  require_backend_memory(axis, data, "bcast");
   PhaseRegion region(phase::kComm);
   fence_producer();
   const double t0 = MPI_Wtime();
@@ -219,7 +220,7 @@ void Collectives::bcast(Axis axis, float* data, std::size_t count, int root) {
 
 Request Collectives::ibcast(Axis axis, float* data, std::size_t count, int root) {
   const int n = checked_count(count, "ibcast");
-  require_backend_memory(data, "ibcast");
+  require_backend_memory(axis, data, "ibcast");
   MPI_Request request = MPI_REQUEST_NULL;
   void* event = nullptr;
   PhaseRegion region(phase::kComm);
@@ -242,7 +243,7 @@ Request Collectives::ibcast(Axis axis, float* data, std::size_t count, int root)
 void Collectives::allreduce(Axis axis, void* data, std::size_t count, std::size_t elem_bytes,
                             MPI_Datatype type, MPI_Op op) {
   const int n = checked_count(count, "allreduce");
-  require_backend_memory(data, "allreduce");
+  require_backend_memory(axis, data, "allreduce");
   PhaseRegion region(phase::kComm);
   fence_producer();
   const double t0 = MPI_Wtime();
@@ -277,7 +278,7 @@ void Collectives::allreduce_max(Axis axis, float* data, std::size_t count) {
 void Collectives::reduce_sum(Axis axis, const float* send, float* recv, std::size_t count,
                              int root) {
   const int n = checked_count(count, "reduce");
-  require_backend_memory(send, "reduce");
+  require_backend_memory(axis, send, "reduce");
   const bool is_root = rank(axis) == root;
   PhaseRegion region(phase::kComm);
   fence_producer();
@@ -285,6 +286,8 @@ void Collectives::reduce_sum(Axis axis, const float* send, float* recv, std::siz
   if (on_nccl(send, is_root ? recv : nullptr)) {
     nccl_->reduce(axis, send, recv, count, root, stream());
     detail::synchronize_stream(stream());
+  } else if (size(axis) == 1) {
+    local_copy(recv, send, count);  // one rank: the sum is its own input
   } else {
     const void* src = (is_root && send == recv) ? MPI_IN_PLACE : static_cast<const void*>(send);
     check_mpi(MPI_Reduce(src, recv, n, MPI_FLOAT, MPI_SUM, root, comm(axis)), "MPI_Reduce");
@@ -298,7 +301,7 @@ void Collectives::reduce_sum(Axis axis, const float* send, float* recv, std::siz
 void Collectives::reduce_scatter_sum(Axis axis, const float* send, float* recv,
                                      std::size_t recv_count_per_rank) {
   const int n = checked_count(recv_count_per_rank, "reduce_scatter");
-  require_backend_memory(send, "reduce_scatter");
+  require_backend_memory(axis, send, "reduce_scatter");
   const int p = size(axis);
   PhaseRegion region(phase::kComm);
   fence_producer();
@@ -306,6 +309,8 @@ void Collectives::reduce_scatter_sum(Axis axis, const float* send, float* recv,
   if (on_nccl(send, recv)) {
     nccl_->reduce_scatter(axis, send, recv, recv_count_per_rank, stream());
     detail::synchronize_stream(stream());
+  } else if (p == 1) {
+    local_copy(recv, send, recv_count_per_rank);
   } else {
     check_mpi(MPI_Reduce_scatter_block(send, recv, n, MPI_FLOAT, MPI_SUM, comm(axis)),
               "MPI_Reduce_scatter_block");
@@ -318,7 +323,7 @@ void Collectives::reduce_scatter_sum(Axis axis, const float* send, float* recv,
 
 void Collectives::allgather(Axis axis, const float* send, float* recv, std::size_t send_count) {
   const int n = checked_count(send_count, "allgather");
-  require_backend_memory(send, "allgather");
+  require_backend_memory(axis, send, "allgather");
   const int p = size(axis);
   PhaseRegion region(phase::kComm);
   fence_producer();
@@ -326,6 +331,8 @@ void Collectives::allgather(Axis axis, const float* send, float* recv, std::size
   if (on_nccl(send, recv)) {
     nccl_->allgather(axis, send, recv, send_count, stream());
     detail::synchronize_stream(stream());
+  } else if (p == 1) {
+    local_copy(recv, send, send_count);
   } else {
     check_mpi(MPI_Allgather(send, n, MPI_FLOAT, recv, n, MPI_FLOAT, comm(axis)), "MPI_Allgather");
   }
@@ -338,7 +345,7 @@ void Collectives::allgather(Axis axis, const float* send, float* recv, std::size
 void Collectives::transpose_exchange(Axis axis, const float* send, float* recv, std::size_t count,
                                      int peer) {
   const int n = checked_count(count, "transpose_exchange");
-  require_backend_memory(send, "transpose_exchange");
+  require_backend_memory(axis, send, "transpose_exchange");
   const bool self = peer == rank(axis);
   PhaseRegion region(phase::kComm);
   fence_producer();

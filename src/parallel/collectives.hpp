@@ -100,9 +100,11 @@ class Collectives {
   // True when the call goes through NCCL: the "nccl" backend and device memory. Mixed host
   // and device buffers in one call are refused.
   bool on_nccl(const void* a, const void* b = nullptr) const;
-  // Refuses device memory under the host-only "mpi" backend (MPI would read it as host
-  // memory) with one message naming the backends that take it.
-  void require_backend_memory(const void* p, const char* what) const;
+  // Refuses device memory under the host-only "mpi" backend on an axis of more than one rank
+  // (MPI would read it as host memory) with one message naming the backends that take it.
+  // One-rank axes move nothing (reduce, reduce-scatter and allgather become local copies in
+  // the buffers' memory), so they work on device memory under every backend.
+  void require_backend_memory(Axis axis, const void* p, const char* what) const;
   void* stream() const;  // the producing instance's cudaStream_t (nullptr on host builds)
   void local_copy(float* dst, const float* src, std::size_t count) const;
 
