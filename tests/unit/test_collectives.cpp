@@ -88,24 +88,41 @@ TEST(Collectives, EveryCollectiveOnEveryAxisOfEveryMesh) {
   }
 }
 
-// parallel.collectives: "mpi" is the backend every build has; the others are refused with
-// one message that names the value and what to use, never accepted silently.
+// parallel.collectives: "mpi" is the backend every build has. A CPU build refuses "nccl" and
+// "cuda-aware-mpi" with one message that names the value and what to use; a CUDA build takes
+// "nccl" when built with NCCL and "cuda-aware-mpi" when the MPI library says it is CUDA-aware,
+// and otherwise refuses them saying why. Never accepted silently.
+void expect_refused(const char* name, const std::string& because) {
+  try {
+    select_comm_backend(name);
+    ADD_FAILURE() << name << " was accepted, but this build or MPI cannot run it";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(fmt::format("parallel.collectives = \"{}\" is not available", name)),
+              std::string::npos)
+        << what;
+    EXPECT_NE(what.find(because), std::string::npos) << what;
+    EXPECT_NE(what.find("\"mpi\""), std::string::npos) << what;
+  }
+}
+
 TEST(CommBackend, OnlyImplementedBackendsAreSelected) {
   EXPECT_EQ(select_comm_backend("mpi"), CommBackend::Mpi);
-  for (const char* name : {"nccl", "cuda-aware-mpi"}) {
-    try {
-      select_comm_backend(name);
-      ADD_FAILURE() << name << " was accepted, but no such backend is implemented";
-    } catch (const Error& e) {
-      const std::string what = e.what();
-      EXPECT_NE(what.find(fmt::format(
-                    "parallel.collectives = \"{}\" is not available in this build", name)),
-                std::string::npos)
-          << what;
-      EXPECT_NE(what.find("use \"mpi\""), std::string::npos) << what;
-      if (!build_info::kHaveCuda)
-        EXPECT_NE(what.find("(built without CUDA/NCCL)"), std::string::npos) << what;
+  if (!build_info::kHaveCuda) {
+    for (const char* name : {"nccl", "cuda-aware-mpi"}) {
+      expect_refused(name, "(built without CUDA/NCCL)");
+      expect_refused(name, "use \"mpi\"");
     }
+  } else {
+    if (build_info::kHaveNccl)
+      EXPECT_EQ(select_comm_backend("nccl"), CommBackend::Nccl);
+    else
+      expect_refused("nccl", "(built without NCCL");
+    const std::string why = cuda_aware_mpi_missing();
+    if (why.empty())
+      EXPECT_EQ(select_comm_backend("cuda-aware-mpi"), CommBackend::CudaAwareMpi);
+    else
+      expect_refused("cuda-aware-mpi", why);
   }
   EXPECT_THROW(select_comm_backend("gloo"), Error);
 }
