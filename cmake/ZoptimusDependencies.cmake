@@ -33,20 +33,35 @@ find_package(tomlplusplus 3 REQUIRED)
 find_package(CLI11 2 REQUIRED)
 find_package(fmt REQUIRED)
 
-# CUDA backend: cuBLAS for GEMMs, NCCL for collectives. AUTO turns it on only when a
-# toolkit is present and Kokkos itself was built with CUDA.
+# CUDA backend: cuBLAS for GEMMs. AUTO turns it on only when a toolkit is present and
+# Kokkos itself was built with CUDA.
 set(ZOPTIMUS_HAVE_CUDA OFF)
 if(NOT ZOPTIMUS_ENABLE_CUDA STREQUAL "OFF")
   find_package(CUDAToolkit QUIET)
+  if(CUDAToolkit_FOUND AND ZOPTIMUS_KOKKOS_HAS_CUDA)
+    set(ZOPTIMUS_HAVE_CUDA ON)
+  elseif(ZOPTIMUS_ENABLE_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "ZOPTIMUS_ENABLE_CUDA=ON needs the CUDA toolkit (found: "
+                        "${CUDAToolkit_FOUND}) and a Kokkos built with CUDA (Kokkos devices: "
+                        "${ZOPTIMUS_KOKKOS_DEVICES})")
+  endif()
+endif()
+
+# NCCL collectives backend (parallel.collectives = "nccl"), CUDA builds only. AUTO turns it
+# on when NCCL is found (beside the toolkit or under $NCCL_ROOT); a CPU build never looks.
+set(ZOPTIMUS_HAVE_NCCL OFF)
+if(ZOPTIMUS_HAVE_CUDA AND NOT ZOPTIMUS_ENABLE_NCCL STREQUAL "OFF")
   find_library(ZOPTIMUS_NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} ENV NCCL_ROOT
                PATH_SUFFIXES lib lib64)
   find_path(ZOPTIMUS_NCCL_INCLUDE nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} ENV NCCL_ROOT
             PATH_SUFFIXES include)
-  if(CUDAToolkit_FOUND AND ZOPTIMUS_KOKKOS_HAS_CUDA AND ZOPTIMUS_NCCL_LIBRARY)
-    set(ZOPTIMUS_HAVE_CUDA ON)
-  elseif(ZOPTIMUS_ENABLE_CUDA STREQUAL "ON")
-    message(FATAL_ERROR "ZOPTIMUS_ENABLE_CUDA=ON needs the CUDA toolkit (found: "
-                        "${CUDAToolkit_FOUND}), NCCL (${ZOPTIMUS_NCCL_LIBRARY}) and a Kokkos "
-                        "built with CUDA (Kokkos devices: ${ZOPTIMUS_KOKKOS_DEVICES})")
+  if(ZOPTIMUS_NCCL_LIBRARY AND ZOPTIMUS_NCCL_INCLUDE)
+    set(ZOPTIMUS_HAVE_NCCL ON)
+  elseif(ZOPTIMUS_ENABLE_NCCL STREQUAL "ON")
+    message(FATAL_ERROR "ZOPTIMUS_ENABLE_NCCL=ON needs NCCL (library: "
+                        "${ZOPTIMUS_NCCL_LIBRARY}, nccl.h: ${ZOPTIMUS_NCCL_INCLUDE}); set "
+                        "NCCL_ROOT or ZOPTIMUS_ENABLE_NCCL=OFF")
   endif()
+elseif(ZOPTIMUS_ENABLE_NCCL STREQUAL "ON" AND NOT ZOPTIMUS_HAVE_CUDA)
+  message(FATAL_ERROR "ZOPTIMUS_ENABLE_NCCL=ON needs a CUDA build (ZOPTIMUS_ENABLE_CUDA)")
 endif()

@@ -95,7 +95,7 @@ class OptPeer:
         H, nh = m["hidden"], m["heads"]
         dh = H // nh
         x = p["embed_tokens"][tokens] + p["embed_positions"][2:S + 2]
-        mask = torch.full((S, S), float("-inf")).triu_(1)
+        mask = torch.full((S, S), float("-inf"), device=tokens.device).triu_(1)
         for l in range(m["layers"]):
             z = f"layers.{l}."
             h = self.ln(x, z + "attn_ln")
@@ -124,7 +124,7 @@ class OptPeer:
         torch.manual_seed(seed)
         for n in self.names:
             t = self.p[n]
-            z = torch.normal(mean=0.0, std=1.0, size=t.shape, dtype=t.dtype)
+            z = torch.normal(mean=0.0, std=1.0, size=t.shape, dtype=t.dtype, device=t.device)
             t.add_(z, alpha=scale)
 
     def mezo_step(self, batch, seed, eps=1e-3, lr=1e-6):

@@ -37,7 +37,7 @@ struct ParallelConfig {
   int t = 0;                              // 1D tensor-parallel width; 0 = derived
   int dp = 1;                             // data-parallel replicas
   int pp = 1;                             // pp groups: share a batch, split n_perturb
-  std::string collectives = "mpi";        // "mpi"; "cuda-aware-mpi", "nccl" planned (CUDA)
+  std::string collectives = "mpi";        // "mpi"; "nccl", "cuda-aware-mpi" (CUDA builds)
   SummaChoice summa = SummaChoice::Auto;  // "auto", "standard" or "weight_stationary"
 };
 
