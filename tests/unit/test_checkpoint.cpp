@@ -269,7 +269,10 @@ TEST(Checkpoint, BadFilesGiveOneClearErrorOnEveryRank) {
             {bad("dtype.h5"),
              "tensor '/params/layers.0.qkv.bias' has dtype float64, expected float32"},
         };
-        for (const auto& [file, fragment] : cases) {
+        for (const auto& item : cases) {
+          // Named references, not a structured binding: the lambdas below capture them.
+          const std::string& file = item.first;
+          const std::string& fragment = item.second;
           SCOPED_TRACE(file);
           expect_agreed_error([&] { read_checkpoint(file, params, w.mesh, w.config); }, fragment);
           expect_agreed_error([&] { read_checkpoint(file, params, w.mesh, w.config); },
