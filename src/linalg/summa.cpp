@@ -146,41 +146,11 @@ void summa_ab(Collectives& coll, ConstMatrix a, ConstMatrix b, Matrix c, SummaWo
 }
 
 void summa_abt(Collectives& coll, ConstMatrix a, ConstMatrix b, Matrix c, SummaWorkspace& ws) {
-  const int q = mesh_side(coll.mesh(), "summa_abt");
-  if (a.extent(1) != b.extent(1) || c.extent(0) != a.extent(0) || c.extent(1) != b.extent(0))
-    fail(
-        "summa_abt: local blocks do not fit: A_rc [{}, {}], B_rc [{}, {}], C_rc [{}, {}]; "
-        "expected [M/q, K/q], [N/q, K/q], [M/q, N/q]",
-        a.extent(0), a.extent(1), b.extent(0), b.extent(1), c.extent(0), c.extent(1));
-  require_contiguous(a, "summa_abt", "A");
-  require_contiguous(b, "summa_abt", "B");
-  require_contiguous(c, "summa_abt", "C");
-  if (q == 1) {
-    gemm(Trans::No, Trans::Yes, 1.0f, a, b, 0.0f, c);
-    return;
-  }
-  const int r = coll.mesh().row(), col = coll.mesh().col();
-  const std::size_t mb = a.extent(0), kb = a.extent(1), nb = b.extent(0);
-  const Matrix pb[2] = {ws.get(SummaWorkspace::kPanelB0, nb, kb),
-                        ws.get(SummaWorkspace::kPanelB1, nb, kb)};
-  const Matrix partial = ws.get(SummaWorkspace::kPartial, mb, nb);
-  float* b_buf[2] = {nullptr, nullptr};
-  Request rb[2];
-  auto post = [&](int j) {
-    const int s = j % 2;
-    b_buf[s] = r == j ? root_buffer(b) : pb[s].data();
-    rb[s] = coll.ibcast(Axis::Col, b_buf[s], nb * kb, j);
-  };
-  post(0);
-  for (int j = 0; j < q; ++j) {
-    const int s = j % 2;
-    rb[s].wait();
-    if (j + 1 < q) post(j + 1);
-    // The root column computes its share straight into C and reduces in place.
-    const Matrix dst = col == j ? c : partial;
-    gemm(Trans::No, Trans::Yes, 1.0f, a, panel(b_buf[s], nb, kb), 0.0f, dst);
-    coll.reduce_sum(Axis::Row, dst.data(), c.data(), mb * nb, j);
-  }
+  if (c.extent(0) != a.extent(0))
+    fail("summa_abt: C_rc has {} rows, A_rc {}; expected [M/q, N/q] and [M/q, K/q]", c.extent(0),
+         a.extent(0));
+  // One chunk of all rows: the chunked form writes C_rj straight into c on column j.
+  summa_abt_row_chunks(coll, a, b, c, ws, [](int, ConstMatrix) {});
 }
 
 void summa_abt_row_chunks(Collectives& coll, ConstMatrix a, ConstMatrix b, Matrix chunk,
