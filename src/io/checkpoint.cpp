@@ -20,6 +20,7 @@
 #include "io/checkpoint_checksum.hpp"
 #include "io/hdf5_handles.hpp"
 #include "parallel/collective_guard.hpp"
+#include "parallel/communicator.hpp"
 #include "parallel/control_collectives.hpp"
 
 namespace zoptimus {
@@ -27,12 +28,6 @@ namespace zoptimus {
 namespace fs = std::filesystem;
 
 namespace {
-
-int rank_of(MPI_Comm comm) {
-  int rank = 0;
-  MPI_Comm_rank(comm, &rank);
-  return rank;
-}
 
 h5::Dataspace simple_space(const std::vector<std::int64_t>& shape) {
   std::vector<hsize_t> dims(shape.begin(), shape.end());
@@ -210,7 +205,7 @@ void check_free_space(const fs::path& dir, const ParameterStore& params, const E
 void write_file(const std::string& tmp, const ParameterStore& params, const Mesh& mesh,
                 const Config& config, const CheckpointState& state, const std::string& created,
                 const ExtraStores& extra, const std::vector<std::uint64_t>& checksums) {
-  const bool root = rank_of(mesh.world()) == 0;
+  const bool root = comm_rank(mesh.world()) == 0;
   h5::PropList fapl = mpio_access(mesh.world());
   h5::File file(ZOPTIMUS_H5(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl)));
   h5::write_attribute(file, "format", std::string(kCheckpointFormat));
@@ -328,7 +323,7 @@ void write_checkpoint(const std::string& path, const ParameterStore& params, con
                       const ExtraStores& extra) {
   const h5::QuietErrors quiet_hdf5;  // failures become one zoptimus::Error
   const MPI_Comm comm = mesh.world();
-  const bool root = rank_of(comm) == 0;
+  const bool root = comm_rank(comm) == 0;
   const std::string tmp = path + ".tmp";
   try {
     checks_before_writing(comm, root, params, mesh, config, state, extra, path);
@@ -389,7 +384,7 @@ CheckpointState read_checkpoint(const std::string& path, ParameterStore& params,
   // property of the file, so the error is every rank's.
   try {
     run_collectively(comm, [&] {
-      if (rank_of(comm) != 0) return;
+      if (comm_rank(comm) != 0) return;
       const CheckpointInfo info = read_checkpoint_info(path);
       detail::check_against_model(info, config, params, extra);
       meta = detail::pack_state(info.state(), info.created);

@@ -13,6 +13,7 @@
 #include "core/log.hpp"
 #include "io/checkpoint_checksum.hpp"
 #include "io/hdf5_handles.hpp"
+#include "parallel/communicator.hpp"
 
 namespace zoptimus {
 
@@ -347,9 +348,7 @@ std::string CheckpointSeries::path_for(std::int64_t step) const {
 }
 
 void CheckpointSeries::saved(const std::string& path) const {
-  int rank = 0;
-  MPI_Comm_rank(comm_, &rank);
-  if (rank != 0) return;
+  if (comm_rank(comm_) != 0) return;
   const std::int64_t newest = series_step(fs::path(path).filename().string(), false);
   std::error_code ec;
   const auto done = list_series(out_dir_, false);

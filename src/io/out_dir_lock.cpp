@@ -21,18 +21,13 @@
 #include "io/checkpoint.hpp"
 #include "parallel/broadcast_string.hpp"
 #include "parallel/collective_guard.hpp"
+#include "parallel/communicator.hpp"
 
 namespace zoptimus {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-int rank_of(MPI_Comm comm) {
-  int rank = 0;
-  MPI_Comm_rank(comm, &rank);
-  return rank;
-}
 
 std::string this_host() {
   char name[256] = {};
@@ -89,7 +84,7 @@ bool is_stale(const std::string& text, const std::string& host) {
 
 std::string new_run_id(MPI_Comm comm) {
   std::string id;
-  if (rank_of(comm) == 0) {
+  if (comm_rank(comm) == 0) {
     std::string stamp = utc_timestamp();  // 2026-12-01T23:12:16Z -> 20261201T231216Z
     stamp.erase(
         std::remove_if(stamp.begin(), stamp.end(), [](char c) { return c == '-' || c == ':'; }),
@@ -102,7 +97,7 @@ std::string new_run_id(MPI_Comm comm) {
 
 OutDirLock::OutDirLock(const std::string& out_dir, const std::string& run_id, MPI_Comm comm)
     : path_((fs::path(out_dir) / "zoptimus.lock").string()) {
-  if (rank_of(comm) != 0) return;
+  if (comm_rank(comm) != 0) return;
   // Every rank learns whether rank 0 got it (a failure here is the whole run's).
   const std::string host = this_host();
   contents_ = fmt::format("run {}\nhost {}\npid {}\nsince {}\n", run_id, host,
@@ -154,7 +149,7 @@ OutDirLock::~OutDirLock() {
 
 void remove_leftover_tmp_files(const std::string& out_dir, MPI_Comm comm) {
   run_collectively(comm, [&] {
-    if (rank_of(comm) != 0) return;
+    if (comm_rank(comm) != 0) return;
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(out_dir, ec)) {
       const std::string name = entry.path().filename().string();
@@ -171,7 +166,7 @@ void remove_leftover_tmp_files(const std::string& out_dir, MPI_Comm comm) {
 void check_checkpoint_owners(const std::string& out_dir, std::int64_t first_step,
                              std::int64_t last_step, bool overwrite, MPI_Comm comm) {
   run_collectively(comm, [&] {
-    if (rank_of(comm) != 0) return;
+    if (comm_rank(comm) != 0) return;
     const std::regex name("ckpt_([0-9]+)\\.h5");
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(out_dir, ec)) {

@@ -34,16 +34,24 @@ Communicator Communicator::split(MPI_Comm comm, int color, int key) {
   return Communicator(out);
 }
 
-int Communicator::rank() const {
+int comm_rank(MPI_Comm comm) {
   int r = 0;
-  MPI_Comm_rank(comm_, &r);
+  MPI_Comm_rank(comm, &r);
   return r;
 }
 
-int Communicator::size() const {
-  int s = 0;
-  MPI_Comm_size(comm_, &s);
+int comm_size(MPI_Comm comm) {
+  int s = 1;
+  MPI_Comm_size(comm, &s);
   return s;
+}
+
+int Communicator::rank() const {
+  return comm_rank(comm_);
+}
+
+int Communicator::size() const {
+  return comm_size(comm_);
 }
 
 void Communicator::release() {

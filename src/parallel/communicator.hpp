@@ -5,6 +5,10 @@
 
 namespace zoptimus {
 
+// This process's rank in comm, and comm's size.
+int comm_rank(MPI_Comm comm);
+int comm_size(MPI_Comm comm);
+
 class Communicator {
  public:
   Communicator() = default;
