@@ -27,9 +27,9 @@ class WeightSource {
   virtual BlockPair pass_blocks(int id) { return blocks(id); }
   // Called once before each forward over all streams; sources may reset per-pass state.
   virtual void begin_pass() {}
-  // Whether the pass that just began writes to the stored parameters (a deferred update
-  // applied on the fly), so that an offloaded copy of them must be written back.
-  virtual bool updates_parameters() const { return false; }
+  // Whether the pass that just began writes to tensor `id` (a deferred update applied on
+  // the fly), so that an offloaded copy of it must be written back.
+  virtual bool updates(int /*id*/) const { return false; }
 };
 
 // The stored parameters as they are, for one stream (inference) or for several streams that

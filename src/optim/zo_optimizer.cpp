@@ -26,14 +26,16 @@ void ZoOptimizer::flush() {
   if (offload_ && weights_->update_pending()) {
     // Only the layers the pending update still touches travel (LeZO leaves some out).
     std::vector<int> layers;
+    std::vector<char> write_back(offload_->layers(), 0);
     for (int l = 0; l < offload_->layers(); ++l)
       for (int id : offload_->tensors_of(l))
-        if (weights_->pending(id)) {
+        if (weights_->changes(id)) {
           layers.push_back(l);
+          write_back[l] = 1;
           break;
         }
     if (!layers.empty()) {
-      offload_->begin(true, layers);
+      offload_->begin(std::move(write_back), layers);
       for (int l : layers) {
         offload_->enter(l);
         for (int id : offload_->tensors_of(l)) weights_->apply_pending(id);

@@ -56,6 +56,14 @@ void ZoWeights::defer_update(ZoUpdate update) {
   applied_.assign(params_.size(), 0);
 }
 
+bool ZoWeights::changes(int id) const {
+  if (!pending(id)) return false;
+  if (pending_.seed_active.empty()) return pending_.active[id] != 0;
+  for (std::size_t p = 0; p < pending_.seeds.size(); ++p)
+    if (pending_.seed_active[p][id] && pending_.coeffs[p] != 0.0) return true;
+  return false;
+}
+
 void ZoWeights::begin_pass() {
   next_slot_ = 0;
   for (auto& [id, c] : pass_cache_) c.valid = false;

@@ -40,7 +40,7 @@ class ZoWeights : public WeightSource {
   BlockPair blocks(int id) override;
   BlockPair pass_blocks(int id) override;
   void begin_pass() override;
-  bool updates_parameters() const override { return update_pending(); }
+  bool updates(int id) const override { return changes(id); }
 
   // Perturbation for the next forward pass: seed and which tensors move (LeZO).
   void set_perturbation(std::uint64_t seed, std::vector<char> active);
@@ -53,6 +53,9 @@ class ZoWeights : public WeightSource {
   // Per tensor: is the pending update still to be applied to it; apply it (no perturbation).
   // flush() is apply_pending on every tensor; offloading applies it layer by layer.
   bool pending(int id) const { return has_pending_ && !applied_[id]; }
+  // Pending and not a no-op: some direction of the pending update touched tensor id (LeZO
+  // and Anderson + LeZO leave tensors out).
+  bool changes(int id) const;
   void apply_pending(int id) {
     if (pending(id)) process(id, true, false, Matrix(), Matrix());
   }

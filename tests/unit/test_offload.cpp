@@ -4,7 +4,8 @@
 // LeZO, n_perturb = 2, with the minimum ring (3 slots) and with one slot per layer, on one
 // rank and on the 2x2, 1D and dp meshes of 4 ranks. Copy counts are checked against the
 // closed form (each layer uploaded once per forward pass and written back once per applied
-// update, layer bytes from the tensor table), the registry against what is device-resident,
+// update, and under LeZO only the layers that update touched; layer bytes from the tensor
+// table), the registry against what is device-resident,
 // and a cap below the minimum ring is refused on every rank.
 #include <gtest/gtest.h>
 #include <mpi.h>
@@ -171,6 +172,26 @@ TEST(Offload, CopiesMatchTheClosedForm) {
       EXPECT_GT(off.counters().uploads, (std::int64_t{steps} * n_perturb + 1) * kLayers);
     }
   }
+}
+
+TEST(Offload, LezoWritesBackOnlyTheLayersItUpdated) {
+  // LeZO perturbs 2 of the 5 layers per step; the update of step t is applied in the first
+  // pass of step t + 1, and only those layers travel back to the host.
+  const MeshShape shape = meshes(world_size()).front();
+  Config c = offload_config("lezo", 1);
+  c.data.batch /= shape.dp;
+  c.optim.offload = true;
+  Mesh mesh(MPI_COMM_WORLD, shape);
+  ModelSession session(c, mesh);
+  ZoOptimizer opt = make_zo_optimizer(c, session);
+  std::vector<std::int64_t> expected(kLayers, 0);
+  for (int t = 0; t < c.run.steps; ++t) {
+    const StepRecord r = zo_train_step(opt, session, t);
+    ASSERT_EQ(r.active_layers.size(), 2u);
+    if (t + 1 < c.run.steps)
+      for (int l : r.active_layers) ++expected[l];
+  }
+  EXPECT_EQ(session.offload()->writebacks_per_layer(), expected);
 }
 
 TEST(Offload, CapBelowTheMinimumRingIsRefusedOnEveryRank) {

@@ -60,8 +60,11 @@ OffloadPipeline::OffloadPipeline(ParameterStore& params, std::int64_t cap)
   writebacks_per_layer_.assign(layer_ids_.size(), 0);
 }
 
-void OffloadPipeline::begin(bool write_back, std::vector<int> schedule) {
+void OffloadPipeline::begin(std::vector<char> write_back, std::vector<int> schedule) {
   if (open_) fail("internal error: an offload pass begins while another is open");
+  if (static_cast<int>(write_back.size()) != layers())
+    fail("internal error: offload write-back flags for {} layers, the model has {}",
+         write_back.size(), layers());
   if (schedule.empty())
     for (int l = 0; l < layers(); ++l) schedule.push_back(l);
   schedule_ = std::move(schedule);
@@ -92,11 +95,11 @@ void OffloadPipeline::enter(int layer) {
 
 void OffloadPipeline::end() {
   if (!open_) return;
-  copy_instance().fence();
   if (pos_ >= 0) {
     compute_instance().fence();
     release(pos_);
   }
+  // The copy instance is in order: this waits for the prefetches and the last writeback.
   copy_instance().fence();
   for (const auto& ids : layer_ids_)
     for (int id : ids) params_.restore_binding(id);
@@ -120,7 +123,7 @@ void OffloadPipeline::release(int pos) {
   const int layer = schedule_[pos];
   const std::vector<int>& ids = layer_ids_[layer];
   for (int id : ids) params_.restore_binding(id);
-  if (!write_back_) return;
+  if (!write_back_[layer]) return;
   const ExecSpace copy = copy_instance();
   for (std::size_t k = 0; k < ids.size(); ++k)
     Kokkos::deep_copy(copy, params_.host_master(ids[k]),

@@ -42,10 +42,10 @@ class OffloadPipeline {
   // One layer's local blocks in bytes (what each upload and writeback moves).
   std::int64_t layer_bytes() const { return layer_bytes_; }
 
-  // A pass over `schedule` (increasing layers; empty: every layer). write_back: the pass may
-  // change the blocks (a pending update is applied on the device), so each layer is copied
+  // A pass over `schedule` (increasing layers; empty: every layer). write_back, per layer:
+  // the pass changes its blocks (a pending update is applied on the device), so it is copied
   // back to its host master after use.
-  void begin(bool write_back, std::vector<int> schedule = {});
+  void begin(std::vector<char> write_back, std::vector<int> schedule = {});
   // Makes `layer` (the next of the schedule) resident and binds its tensors to its slot.
   void enter(int layer);
   // Writes back the last layer, waits for every copy and binds every tensor to its master.
@@ -71,7 +71,8 @@ class OffloadPipeline {
   std::vector<int> schedule_;
   int pos_ = -1;      // position of the resident layer in schedule_
   int uploaded_ = 0;  // positions [0, uploaded_) have been uploaded
-  bool open_ = false, write_back_ = false;
+  bool open_ = false;
+  std::vector<char> write_back_;  // per layer, for the open pass
   OffloadCounters counters_;
   std::vector<std::int64_t> uploads_per_layer_, writebacks_per_layer_;
 };

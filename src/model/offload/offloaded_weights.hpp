@@ -27,7 +27,7 @@ class OffloadedWeights : public WeightSource {
     return inner_.pass_blocks(id);
   }
   void begin_pass() override;
-  bool updates_parameters() const override { return inner_.updates_parameters(); }
+  bool updates(int id) const override { return inner_.updates(id); }
 
   // Ends the pipeline's pass if one is open (after a forward; the parameters are then all
   // in their host masters).
