@@ -21,6 +21,7 @@
 #include "core/workspace_registry.hpp"
 #include "io/checkpoint.hpp"
 #include "kernels/kernel_times.hpp"
+#include "linalg/blas_kernel.hpp"
 #include "linalg/gemm.hpp"
 #include "train/model_session.hpp"
 
@@ -114,6 +115,7 @@ int bench_forward(const RunSetup& setup, int reps) {
   log::info("tokens_per_s={:.1f}", tokens / seconds);
   log::info("gemm_gflops={:.3f}", gemm_gflops);
   log::info("bare_sgemm_gflops={:.3f}", bare);
+  log::info("blas_kernel={}", blas_kernel_name());
   log::info("gemm_ratio={:.3f}", ratio);
   log::info("gemm_fraction_of_forward={:.3f}", ft.gemm / reps / seconds);
   // The non-GEMM kernels of the forward and the loss.

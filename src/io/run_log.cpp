@@ -25,6 +25,7 @@
 #include "core/utc_time.hpp"
 #include "io/hdf5_handles.hpp"
 #include "io/hdf5_series.hpp"
+#include "linalg/blas_kernel.hpp"
 #include "parallel/broadcast_string.hpp"
 #include "parallel/collective_guard.hpp"
 #include "parallel/communicator.hpp"
@@ -219,6 +220,7 @@ void RunLog::Impl::create(const Config& config, const std::string& mesh_descript
       {"compiler", build_info::kCompiler},
       {"kokkos", build_info::kKokkos},
       {"blas", build_info::kBlas},
+      {"blas_kernel", blas_kernel_name()},
       {"hdf5", build_info::kHdf5},
       {"start_time", utc_timestamp()},
       {"run_id", config.run_id},
