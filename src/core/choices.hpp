@@ -11,6 +11,7 @@
 namespace zoptimus {
 
 enum class ZoMethod { Mezo, SparseMezo, Lezo };               // optim.method
+enum class Perturbation { Gaussian, Rademacher };             // optim.perturbation
 enum class LrSchedule { Constant, Linear, Cosine };           // optim.schedule
 enum class GramMode { Exact, Diag };                          // optim.anderson.gram
 enum class Task { Lm, Classification };                       // data.task
@@ -29,6 +30,8 @@ struct ChoiceNames;
   };
 ZOPTIMUS_CHOICES(ZoMethod, 3, {ZoMethod::Mezo, "mezo"}, {ZoMethod::SparseMezo, "sparse_mezo"},
                  {ZoMethod::Lezo, "lezo"})
+ZOPTIMUS_CHOICES(Perturbation, 2, {Perturbation::Gaussian, "gaussian"},
+                 {Perturbation::Rademacher, "rademacher"})
 ZOPTIMUS_CHOICES(LrSchedule, 3, {LrSchedule::Constant, "constant"}, {LrSchedule::Linear, "linear"},
                  {LrSchedule::Cosine, "cosine"})
 ZOPTIMUS_CHOICES(GramMode, 2, {GramMode::Exact, "exact"}, {GramMode::Diag, "diag"})

@@ -52,6 +52,8 @@ struct AndersonConfig {
 
 struct OptimConfig {
   ZoMethod method = ZoMethod::Mezo;  // "mezo", "sparse_mezo" or "lezo"
+  // Distribution of the directions z: "gaussian" (MeZO) or "rademacher" (+-1, SPSA).
+  Perturbation perturbation = Perturbation::Gaussian;
   double lr = 1e-4;
   double eps = 1e-3;
   double weight_decay = 0.0;

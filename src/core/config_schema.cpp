@@ -139,6 +139,7 @@ const std::vector<FieldSpec>& deck_schema() {
       choice("parallel.summa", ZO_FIELD(parallel.summa)),
 
       choice("optim.method", ZO_FIELD(optim.method)),
+      choice("optim.perturbation", ZO_FIELD(optim.perturbation)),
       real("optim.lr", ZO_FIELD(optim.lr), 0.0, kInf, true, false),
       real("optim.eps", ZO_FIELD(optim.eps), 0.0, kInf, true, false),
       real("optim.weight_decay", ZO_FIELD(optim.weight_decay), 0.0, kInf, false, false),

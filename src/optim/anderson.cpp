@@ -45,9 +45,9 @@ void pad(std::vector<double>& v, std::size_t n) {
 
 }  // namespace
 
-AndersonMixer::AndersonMixer(const AndersonConfig& config, int n_perturb,
+AndersonMixer::AndersonMixer(const AndersonConfig& config, int n_perturb, Perturbation dist,
                              const ParameterStore& params, Collectives& comm)
-    : cfg_(config), n_perturb_(n_perturb), params_(params), comm_(comm) {
+    : cfg_(config), n_perturb_(n_perturb), dist_(dist), params_(params), comm_(comm) {
   for (const auto& t : params.tensors())
     entries_per_tensor_.push_back(static_cast<double>(t.global_size()));
 }
@@ -92,7 +92,7 @@ std::vector<double> AndersonMixer::gram(const std::vector<int>& dirs,
       active.push_back(dirs_[d].active.empty() ? std::vector<char>(params_.size(), 1)
                                                : dirs_[d].active);
   }
-  return direction_gram(params_, seeds, active, thresholds, comm_);
+  return direction_gram(params_, dist_, seeds, active, thresholds, comm_);
 }
 
 ZoUpdate AndersonMixer::next(std::int64_t step, const std::vector<std::uint64_t>& seeds,

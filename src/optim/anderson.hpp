@@ -29,8 +29,9 @@ namespace zoptimus {
 class AndersonMixer {
  public:
   // n_perturb: directions per step (optim.n_perturb); Gram sums are reduced over the world.
-  AndersonMixer(const AndersonConfig& config, int n_perturb, const ParameterStore& params,
-                Collectives& comm);
+  // dist: the distribution of the ZO directions (optim.perturbation).
+  AndersonMixer(const AndersonConfig& config, int n_perturb, Perturbation dist,
+                const ParameterStore& params, Collectives& comm);
 
   // The update to apply after step `step` measured g (one per perturbation, seeds given) with
   // learning rate lr on the tensors in `active` (empty: all). thresholds: Sparse-MeZO masks.
@@ -66,6 +67,7 @@ class AndersonMixer {
 
   AndersonConfig cfg_;
   int n_perturb_;
+  Perturbation dist_;
   const ParameterStore& params_;
   Collectives& comm_;                       // the Gram's world allreduce
   std::vector<double> entries_per_tensor_;  // global sizes, for the diagonal Gram

@@ -5,8 +5,7 @@
 #include <limits>
 
 #include "core/error.hpp"
-#include "kernels/philox_normal.hpp"
-#include "kernels/philox_normal_batch.hpp"
+#include "kernels/perturbation.hpp"
 #include "kernels/sparse_mask.hpp"
 
 namespace zoptimus {
@@ -28,6 +27,7 @@ struct GramSums {
   std::int64_t r0, c0, gcols;
   int vr, vc;
   std::int32_t h;  // mask_bits of the Sparse threshold
+  Perturbation dist;
 
   KOKKOS_INLINE_FUNCTION void init(value_type sums) const {
     for (int s = 0; s < value_count; ++s) sums[s] = 0;
@@ -64,7 +64,7 @@ struct GramPass : GramSums {
     if (!any) return;
     float z[kMaxGramDirections][4];
     for (int a = 0; a < k; ++a) {
-      const Normal4 n = philox_normal4(seeds(a), stream, quad);
+      const Normal4 n = direction4(dist, seeds(a), stream, quad);
       for (int e = 0; e < 4; ++e) z[a][e] = use[e] ? n.v[e] : 0.0f;
     }
     int slot = 0;
@@ -91,7 +91,7 @@ struct GramRows : GramSums {
     const float* th = &theta(i, 0);
     alignas(64) float z[kMaxGramDirections][kNormalBatch];
     for (int a = 0; a < k; ++a) {
-      philox_normal_batch(seeds(a), stream, quad0, z[a]);
+      direction_batch(dist, seeds(a), stream, quad0, z[a]);
       for (int j = jb; j < je; ++j) z[a][j - base] = in_mask(th[j], h) ? z[a][j - base] : 0.0f;
     }
     int slot = 0;
@@ -113,7 +113,7 @@ void gram_sums(const Pass& pass, const Policy& policy, Kokkos::View<double*, Hos
 
 }  // namespace
 
-std::vector<double> direction_gram(const ParameterStore& params,
+std::vector<double> direction_gram(const ParameterStore& params, Perturbation dist,
                                    const std::vector<std::uint64_t>& seeds,
                                    const std::vector<std::vector<char>>& active,
                                    const std::vector<float>& thresholds, Collectives& comm) {
@@ -152,7 +152,8 @@ std::vector<double> direction_gram(const ParameterStore& params,
                           t.cols,
                           vr,
                           vc,
-                          h};
+                          h,
+                          dist};
     if constexpr (Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace,
                                              MemSpace>::accessible) {
       const int chunks = row_chunks(vc);

@@ -4,8 +4,7 @@
 #include <algorithm>
 
 #include "core/error.hpp"
-#include "kernels/philox_normal.hpp"
-#include "kernels/philox_normal_batch.hpp"
+#include "kernels/perturbation.hpp"
 #include "kernels/sparse_mask.hpp"
 #include "kernels/stream_store.hpp"
 
@@ -29,6 +28,7 @@ void run_fused_pass_quads(const FusedPass& p) {
   const double lr = p.lr, lambda = p.lambda, mu = p.mu;
   const float eps = p.eps;
   const std::int32_t h = mask_bits(p.threshold);
+  const Perturbation dist = p.distribution;
   const int ncols = static_cast<int>(theta.extent(1));
   // One work item per aligned quad of global indices within a local row.
   const int quads = (ncols + 3) / 4 + 1;
@@ -56,7 +56,7 @@ void run_fused_pass_quads(const FusedPass& p) {
           for (int e = 0; e < 4; ++e) d[e] = lambda * th[e];
           for (int k = 0; k < n; ++k) {
             if (coeffs(k) == 0.0) continue;
-            const Normal4 z = philox_normal4(seeds(k), stream, quad);
+            const Normal4 z = direction4(dist, seeds(k), stream, quad);
             // Masked z times c is added even when masked (c * 0): the same operations, so
             // the same bits (signed zeros included), as the row form.
             for (int e = 0; e < 4; ++e) {
@@ -77,7 +77,7 @@ void run_fused_pass_quads(const FusedPass& p) {
         }
         if (perturb) {
           Normal4 z = {{0.0f, 0.0f, 0.0f, 0.0f}};
-          if (any_valid) z = philox_normal4(seed, stream, quad);
+          if (any_valid) z = direction4(dist, seed, stream, quad);
           for (int e = 0; e < 4; ++e) {
             if (!in[e]) continue;
             const float ze = (valid[e] && in_mask(th[e], h)) ? z.v[e] : 0.0f;
@@ -103,6 +103,7 @@ void run_fused_pass_rows(const FusedPass& p) {
     const double lr = p.lr, lambda = p.lambda, mu = p.mu;
     const float eps = p.eps;
     const std::int32_t h = mask_bits(p.threshold);
+    const Perturbation dist = p.distribution;
     const int ncols = static_cast<int>(theta.extent(1));
     const int chunks = row_chunks(ncols);
     Kokkos::parallel_for(
@@ -125,7 +126,7 @@ void run_fused_pass_rows(const FusedPass& p) {
             for (int dir = 0; dir < n; ++dir) {
               const double c = coeffs(dir);
               if (c == 0.0) continue;
-              philox_normal_batch(seeds(dir), stream, quad0, z);
+              direction_batch(dist, seeds(dir), stream, quad0, z);
               // Mask, then accumulate: two loops that both vectorize (a select on the sum
               // does not if-convert). Same operations as the quad form.
               for (int j = jb; j < jv; ++j) z[j - base] = in_mask(th[j], h) ? z[j - base] : 0.0f;
@@ -144,7 +145,7 @@ void run_fused_pass_rows(const FusedPass& p) {
           }
           if (!perturb) return;
           alignas(64) float pl[kNormalBatch], mi[kNormalBatch];  // slot s: column base + s
-          if (jv > jb) philox_normal_batch(seed, stream, quad0, z);
+          if (jv > jb) direction_batch(dist, seed, stream, quad0, z);
           for (int j = jb; j < jv; ++j) {
             const float t = th[j];
             const float zj = in_mask(t, h) ? z[j - base] : 0.0f;

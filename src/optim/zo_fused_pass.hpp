@@ -3,8 +3,8 @@
 //      theta -= lr d   (m: Sparse-MeZO mask |theta| <= h on the pre-update theta),
 //   2. writes plus = theta + eps m z and minus = theta - eps m z for the next perturbation
 //      (m on the updated theta),
-// with every z regenerated from (seed, tensor id, global index). Padding (rows >= vr or
-// columns >= vc) never moves and gets no perturbation.
+// with every z regenerated from (seed, tensor id, global index) (kernels/perturbation.hpp). Padding
+// (rows >= vr or columns >= vc) never moves and gets no perturbation.
 //
 // Two forms give the same bits: one work item per aligned quad of a row (devices: one
 // Philox call per thread), and batched row chunks (host: the generator vectorizes across
@@ -13,6 +13,7 @@
 
 #include <cstdint>
 
+#include "core/choices.hpp"
 #include "core/types.hpp"
 
 namespace zoptimus {
@@ -31,6 +32,7 @@ struct FusedPass {
   int valid_rows = 0, valid_cols = 0;
   double lr = 0, lambda = 0, mu = 0;
   float eps = 0, threshold = 0;
+  Perturbation distribution = Perturbation::Gaussian;  // of every z, pending and new
 };
 
 void run_fused_pass(const FusedPass& p);

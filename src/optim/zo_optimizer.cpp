@@ -16,10 +16,12 @@ ZoOptimizer::ZoOptimizer(const OptimConfig& optim, const RunConfig& run, Paramet
   const OptimConfig& o = optim_;
   weights_ =
       std::make_unique<ZoWeights>(params_, o.eps, o.weight_decay, o.momentum, std::vector<float>{});
+  weights_->set_distribution(o.perturbation);
   if (offload_) offloaded_ = std::make_unique<OffloadedWeights>(*weights_, *offload_, params_);
   thresholds_ready_ = o.method != ZoMethod::SparseMezo;
   if (o.anderson.m > 0 || o.anderson.beta != 1.0)
-    anderson_ = std::make_unique<AndersonMixer>(o.anderson, o.n_perturb, params_, comm_);
+    anderson_ =
+        std::make_unique<AndersonMixer>(o.anderson, o.n_perturb, o.perturbation, params_, comm_);
 }
 
 void ZoOptimizer::flush() {

@@ -176,6 +176,7 @@ void ZoWeights::process(int id, bool update, bool perturb, Matrix plus, Matrix m
   pass.mu = momentum_;
   pass.eps = static_cast<float>(eps_);
   pass.threshold = h;
+  pass.distribution = distribution_;
   run_fused_pass(pass);
   if (update) applied_[id] = 1;
   const std::int64_t elems = static_cast<std::int64_t>(vr) * vc;

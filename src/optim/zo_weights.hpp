@@ -14,6 +14,7 @@
 #include <map>
 #include <vector>
 
+#include "core/choices.hpp"
 #include "core/workspace_registry.hpp"
 #include "model/weight_source.hpp"
 
@@ -42,6 +43,8 @@ class ZoWeights : public WeightSource {
   void begin_pass() override;
   bool updates(int id) const override { return changes(id); }
 
+  // Distribution of every direction (default Gaussian); set before the first pass.
+  void set_distribution(Perturbation dist) { distribution_ = dist; }
   // Perturbation for the next forward pass: seed and which tensors move (LeZO).
   void set_perturbation(std::uint64_t seed, std::vector<char> active);
   // The update of the step just measured; applied lazily during the next pass, or by flush().
@@ -76,6 +79,7 @@ class ZoWeights : public WeightSource {
 
   ParameterStore& params_;
   double eps_, weight_decay_, momentum_;
+  Perturbation distribution_ = Perturbation::Gaussian;
   std::vector<float> thresholds_;
   ParameterStore velocity_{
       WorkspacePurpose::ZoScratch};  // momentum buffer (same tensor table), empty without momentum

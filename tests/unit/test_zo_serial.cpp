@@ -10,8 +10,9 @@
 #include <string>
 
 #include "io/checkpoint.hpp"
-#include "kernels/philox_normal.hpp"
+#include "kernels/perturbation.hpp"
 #include "optim/anderson.hpp"
+#include "optim/direction_gram.hpp"
 #include "optim/replay.hpp"
 #include "optim/sparse_threshold.hpp"
 #include "support/zo_test_support.hpp"
@@ -28,16 +29,18 @@ using namespace zoptimus::testing;
 // below the spacing of entries around the threshold.
 // Each method lowers the training loss on the learnable synthetic stream.
 TEST(Zo, EveryMethodLearns) {
-  for (const std::string method : {"mezo", "sparse_mezo", "lezo"}) {
+  for (const std::string variant : {"mezo", "sparse_mezo", "lezo", "mezo+rademacher"}) {
+    const std::string method = variant.substr(0, variant.find('+'));
     Config c = base_config(method);
+    if (variant != method) c.optim.perturbation = Perturbation::Rademacher;
     c.run.steps = 100;
     const std::vector<StepRecord> r = run_steps(c, MPI_COMM_SELF, MeshShape{});
     double first = 0, last = 0;
     for (int t = 0; t < 10; ++t)
       first += r[t].loss() / 10, last += r[c.run.steps - 1 - t].loss() / 10;
     std::printf("%s: mean training loss of the first 10 steps %.4f, of the last 10 %.4f\n",
-                method.c_str(), first, last);
-    EXPECT_LT(last, first - 0.03) << method;
+                variant.c_str(), first, last);
+    EXPECT_LT(last, first - 0.03) << variant;
   }
 }
 
@@ -99,6 +102,61 @@ TEST(Zo, EstimatorConvergesToTheGradient) {
   std::printf("estimator: d = %d parameters, %d directions, cosine(mean g z, FD gradient) = %.4f\n",
               d, samples, cosine);
   EXPECT_GT(cosine, 0.9);
+}
+
+// optim.perturbation = "rademacher": one step moves every entry by exactly lr g (z = +-1),
+// with the sign of the independently generated direction (test_philox_sign ties it to
+// Random123).
+TEST(Zo, RademacherStepMovesEveryEntryByLrTimesG) {
+  Config c = base_config("mezo");
+  c.optim.weight_decay = 0;
+  c.optim.perturbation = Perturbation::Rademacher;
+  Mesh mesh(MPI_COMM_SELF, MeshShape{});
+  ModelSession session(c, mesh);
+  ZoOptimizer opt = make_zo_optimizer(c, session);
+  const ParameterStore& p = session.model().params();
+  std::vector<std::vector<float>> before;
+  for (const auto& t : p.tensors()) {
+    auto h = Kokkos::create_mirror_view_and_copy(HostSpace(), p.data(t.id));
+    before.emplace_back(h.data(), h.data() + h.size());
+  }
+  const StepRecord r = zo_train_step(opt, session, 0);
+  opt.flush();
+  const double step = r.lr * r.projected_grad[0];
+  ASSERT_GT(std::fabs(step), 1e-6);  // a step that moves nothing would pass vacuously
+  std::int64_t entries = 0, wrong = 0;
+  for (const auto& t : p.tensors()) {
+    auto after = Kokkos::create_mirror_view_and_copy(HostSpace(), p.data(t.id));
+    for (std::int64_t i = 0; i < t.valid_rows(); ++i)
+      for (std::int64_t j = 0; j < t.valid_cols(); ++j, ++entries) {
+        const float z = direction(Perturbation::Rademacher, r.seeds[0], t.id, i * t.cols + j);
+        const double expected = before[t.id][i * t.local_cols() + j] - step * z;
+        wrong += std::fabs(after(i, j) - expected) > 1e-6;  // float rounding of ~0.3 values
+      }
+  }
+  std::printf("rademacher step: lr g = %.3e, %lld entries, %lld not moved by -lr g z\n", step,
+              static_cast<long long>(entries), static_cast<long long>(wrong));
+  EXPECT_EQ(wrong, 0);
+}
+
+// The Gram of Rademacher directions: z.z counts the entries exactly, z_a.z_b of two seeds is a
+// sum of n fair signs (|.| < 6 sqrt(n) fails a correct generator with probability ~2e-9).
+TEST(Zo, RademacherGramCountsTheEntries) {
+  Config c = base_config("mezo");
+  Mesh mesh(MPI_COMM_SELF, MeshShape{});
+  ModelSession session(c, mesh);
+  const ParameterStore& p = session.model().params();
+  double n = 0;
+  for (const auto& t : p.tensors()) n += static_cast<double>(t.valid_rows()) * t.valid_cols();
+  const std::vector<double> g =
+      direction_gram(p, Perturbation::Rademacher, {11, 12}, {}, {}, session.comm());
+  std::printf("rademacher Gram: %.0f entries, G = [%.0f %.0f; %.0f %.0f]\n", n, g[0], g[1], g[2],
+              g[3]);
+  EXPECT_EQ(g[0], n);
+  EXPECT_EQ(g[3], n);
+  EXPECT_EQ(g[1], g[2]);
+  EXPECT_LT(std::fabs(g[1]), 6 * std::sqrt(n));
+  EXPECT_NE(g[1], 0.0);  // not the same direction twice
 }
 
 // Thresholds put (1 - sparsity) of each tensor's entries in the mask, identically on every
@@ -167,10 +225,12 @@ TEST(Zo, SparseAndLezoTouchExactlyWhatTheyShould) {
 
 // Replaying the logged steps from the initial weights rebuilds the trained weights bit for bit.
 TEST(Zo, ReplayRebuildsTheWeightsBitForBit) {
-  for (const std::string variant :
-       {"mezo", "sparse_mezo", "lezo", "mezo+anderson", "lezo+anderson"}) {
+  for (const std::string variant : {"mezo", "sparse_mezo", "lezo", "mezo+anderson", "lezo+anderson",
+                                    "sparse_mezo+rademacher", "lezo+anderson+rademacher"}) {
     const bool anderson = variant.find("+anderson") != std::string::npos;
     Config c = base_config(variant.substr(0, variant.find('+')));
+    if (variant.find("+rademacher") != std::string::npos)
+      c.optim.perturbation = Perturbation::Rademacher;
     c.optim.n_perturb = 2;
     c.optim.momentum = variant == "mezo" ? 0.9 : 0.0;
     c.run.steps = 10;
@@ -240,7 +300,8 @@ TEST(Zo, AndersonWithEmptyWindowIsMezo) {
   Mesh mesh(MPI_COMM_SELF, MeshShape{});
   ModelSession plain(c, mesh), mixed(a, mesh);
   ZoOptimizer p = make_zo_optimizer(c, plain), m = make_zo_optimizer(a, mixed);
-  AndersonMixer mixer(a.optim.anderson, a.optim.n_perturb, mixed.model().params(), mixed.comm());
+  AndersonMixer mixer(a.optim.anderson, a.optim.n_perturb, a.optim.perturbation,
+                      mixed.model().params(), mixed.comm());
   for (int t = 0; t < c.run.steps; ++t) {
     const StepRecord rp = zo_train_step(p, plain, t), rm = zo_train_step(m, mixed, t);
     EXPECT_EQ(rp.loss_plus, rm.loss_plus);
