@@ -120,22 +120,27 @@ class OptPeer:
         logits = h.reshape(-1, h.shape[-1]) @ E.t()
         return F.cross_entropy(logits, batch["targets"].reshape(-1), ignore_index=-1)
 
-    def perturb(self, seed, scale):
+    def perturb(self, seed, scale, perturbation="gaussian"):
         torch.manual_seed(seed)
         for n in self.names:
             t = self.p[n]
-            z = torch.normal(mean=0.0, std=1.0, size=t.shape, dtype=t.dtype, device=t.device)
-            t.add_(z, alpha=scale)
+            if perturbation == "rademacher":  # z = 2b - 1, b ~ Bernoulli(1/2)
+                b = torch.empty_like(t).bernoulli_(0.5)
+                t.add_(b, alpha=2 * scale).sub_(scale)
+            else:
+                z = torch.normal(mean=0.0, std=1.0, size=t.shape, dtype=t.dtype, device=t.device)
+                t.add_(z, alpha=scale)
 
-    def mezo_step(self, batch, seed, eps=1e-3, lr=1e-6):
-        """MeZO's reference step (Malladi et al., Algorithm 1), in place."""
-        self.perturb(seed, eps)
+    def mezo_step(self, batch, seed, eps=1e-3, lr=1e-6, perturbation="gaussian"):
+        """MeZO's reference step (Malladi et al., Algorithm 1), in place; `perturbation`
+        "rademacher" draws z = +-1 instead of N(0, 1) (as zoptimus's optim.perturbation)."""
+        self.perturb(seed, eps, perturbation)
         l1 = self.loss(batch)
-        self.perturb(seed, -2 * eps)
+        self.perturb(seed, -2 * eps, perturbation)
         l2 = self.loss(batch)
-        self.perturb(seed, eps)
+        self.perturb(seed, eps, perturbation)
         g = float(l1 - l2) / (2 * eps)
-        self.perturb(seed, -lr * g)
+        self.perturb(seed, -lr * g, perturbation)
         return g
 
 
