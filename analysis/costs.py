@@ -62,6 +62,7 @@ class Problem:
     seq_len: int
     n_perturb: int = 1
     logits_chunk: int = 256  # model.logits_chunk_tokens: the LM head's tokens per chunk
+    perturbation: str = "gaussian"  # optim.perturbation: its RNG cost per entry differs
 
     @staticmethod
     def from_deck(deck: dict) -> "Problem":
@@ -71,7 +72,8 @@ class Problem:
                        ffn=m.get("ffn", 256), max_positions=m.get("max_positions", 128),
                        batch=d.get("batch", 4), seq_len=d.get("seq_len", 32),
                        n_perturb=o.get("n_perturb", 1),
-                       logits_chunk=m.get("logits_chunk_tokens", 256))
+                       logits_chunk=m.get("logits_chunk_tokens", 256),
+                       perturbation=o.get("perturbation", "gaussian"))
 
     def params(self) -> int:
         h, F, L = self.hidden, self.ffn, self.layers

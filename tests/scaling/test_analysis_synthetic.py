@@ -123,6 +123,22 @@ def test_model_fit_recovers_constants(tmp_path):
             assert pred == pytest.approx(float(np.median(r.step_times())), rel=0.01)
 
 
+def test_model_fit_refuses_mixed_perturbations(tmp_path):
+    # Gaussian and Rademacher runs: one RNG constant cannot fit both, so fit() says so; the
+    # Gaussian runs alone fit.
+    for name, dist, batch in (("g4", "gaussian", 4), ("g8", "gaussian", 8),
+                              ("r", "rademacher", 4)):
+        write_log(str(tmp_path / name / "run_0.h5"),
+                  deck(optim__perturbation=dist, data__batch=batch), Mesh("2d", 1),
+                  np.full(5, 1e-3), phases={"forward": np.full(5, 8e-4), "comm": np.zeros(5),
+                                            "rng": np.full(5, 1e-4)})
+    runs = read_sweep(str(tmp_path))
+    assert sorted(r.problem.perturbation for r in runs) == ["gaussian", "gaussian", "rademacher"]
+    with pytest.raises(ValueError, match="mix optim.perturbation"):
+        perfmodel.fit(runs)
+    perfmodel.fit([r for r in runs if r.problem.perturbation == "gaussian"])
+
+
 def test_extrap_export_parsed_back_and_extrap_finds_growth(tmp_path):
     # comm time grows as p^(3/2), step time as 1e-3 + 1e-4 p: Extra-P must find the exponents.
     rng = np.random.default_rng(3)

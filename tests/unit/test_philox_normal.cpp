@@ -103,87 +103,91 @@ TEST(PhiloxNormal, MomentsAreStandardNormal) {
 
 // One block of a tensor, padded and at an unaligned global offset, run through both forms of
 // the fused pass (update with two directions, momentum, weight decay, a Sparse mask, and a
-// perturbation): theta, the velocity and both perturbed copies must be bitwise equal.
+// perturbation): theta, the velocity and both perturbed copies must be bitwise equal. Also
+// with one direction and no momentum (the common step).
 TEST(FusedPass, RowAndQuadFormsAgreeBitForBit) {
   const int rows = 7, cols = 613, valid_rows = 6, valid_cols = 601;
-  for (const Perturbation dist : {Perturbation::Gaussian, Perturbation::Rademacher})
-    for (const float threshold : {std::numeric_limits<float>::infinity(), 0.5f}) {
-      Matrix state[2][4];  // [form][theta, velocity, plus, minus]
-      for (auto& form : state) {
-        for (auto& m : form) m = Matrix("m", rows, cols);
-        auto th = Kokkos::create_mirror_view(form[0]);
-        auto v = Kokkos::create_mirror_view(form[1]);
+  for (const bool one_direction : {false, true})
+    for (const Perturbation dist : {Perturbation::Gaussian, Perturbation::Rademacher})
+      for (const float threshold : {std::numeric_limits<float>::infinity(), 0.5f}) {
+        Matrix state[2][4];  // [form][theta, velocity, plus, minus]
+        for (auto& form : state) {
+          for (auto& m : form) m = Matrix("m", rows, cols);
+          auto th = Kokkos::create_mirror_view(form[0]);
+          auto v = Kokkos::create_mirror_view(form[1]);
+          for (int i = 0; i < rows; ++i)
+            for (int j = 0; j < cols; ++j) {
+              const bool valid = i < valid_rows && j < valid_cols;
+              const std::uint64_t g = static_cast<std::uint64_t>(i) * cols + j;
+              th(i, j) = valid ? philox_normal(99, 1, g) * 0.6f : 0.0f;
+              v(i, j) = valid ? philox_normal(99, 2, g) * 0.01f : 0.0f;
+            }
+          th(0, 1) = -0.0f;  // signed zeros must come out the same too
+          Kokkos::deep_copy(form[0], th);
+          Kokkos::deep_copy(form[1], v);
+        }
+        Kokkos::View<std::uint64_t*, MemSpace> seeds("seeds", 2);
+        Kokkos::View<double*, MemSpace> coeffs("coeffs", 2);
+        auto hs = Kokkos::create_mirror_view(seeds);
+        auto hc = Kokkos::create_mirror_view(coeffs);
+        hs(0) = 11, hs(1) = 0xABCDEF0123ull, hc(0) = 0.75, hc(1) = -1.25;
+        Kokkos::deep_copy(seeds, hs);
+        Kokkos::deep_copy(coeffs, hc);
+        for (int form = 0; form < 2; ++form) {
+          FusedPass p;
+          p.theta = state[form][0], p.velocity = one_direction ? Matrix() : state[form][1];
+          p.plus = state[form][2], p.minus = state[form][3];
+          p.seeds = seeds, p.coeffs = coeffs, p.directions = one_direction ? 1 : 2;
+          p.perturb = true;
+          p.seed = 12345, p.stream = 5;
+          p.row_offset = 3, p.col_offset = 1, p.global_cols = cols + 2;  // unaligned row starts
+          p.valid_rows = valid_rows, p.valid_cols = valid_cols;
+          p.lr = 1e-2, p.lambda = 0.1, p.mu = 0.9, p.eps = 1e-3f, p.threshold = threshold;
+          p.distribution = dist;
+          if (form == 0)
+            run_fused_pass_rows(p);
+          else
+            run_fused_pass_quads(p);
+          Kokkos::fence();
+        }
+        std::int64_t differ = 0;
+        for (int k = 0; k < 4; ++k) {
+          auto a = Kokkos::create_mirror_view_and_copy(HostSpace(), state[0][k]);
+          auto b = Kokkos::create_mirror_view_and_copy(HostSpace(), state[1][k]);
+          for (int i = 0; i < rows; ++i)
+            for (int j = 0; j < cols; ++j) differ += bits(a(i, j)) != bits(b(i, j));
+        }
+        // Not vacuous: exactly the valid entries inside the mask (on the updated theta) are
+        // perturbed, and padding stays zero in every output.
+        auto th = Kokkos::create_mirror_view_and_copy(HostSpace(), state[0][0]);
+        auto pl = Kokkos::create_mirror_view_and_copy(HostSpace(), state[0][2]);
+        auto mi = Kokkos::create_mirror_view_and_copy(HostSpace(), state[0][3]);
+        std::int64_t in_mask = 0, perturbed = 0, padding_nonzero = 0, off_size = 0;
         for (int i = 0; i < rows; ++i)
           for (int j = 0; j < cols; ++j) {
-            const bool valid = i < valid_rows && j < valid_cols;
-            const std::uint64_t g = static_cast<std::uint64_t>(i) * cols + j;
-            th(i, j) = valid ? philox_normal(99, 1, g) * 0.6f : 0.0f;
-            v(i, j) = valid ? philox_normal(99, 2, g) * 0.01f : 0.0f;
+            if (i < valid_rows && j < valid_cols) {
+              in_mask += std::fabs(th(i, j)) <= threshold;
+              perturbed += pl(i, j) != mi(i, j);
+              // +-1 directions move every perturbed entry by eps exactly, up to float rounding
+              // of theta +- eps (|theta| < 4 here: ulp <= 4.8e-7, two roundings).
+              if (dist == Perturbation::Rademacher && pl(i, j) != mi(i, j))
+                off_size += std::fabs(std::fabs(pl(i, j) - mi(i, j)) - 2e-3) > 1e-6;
+            } else {
+              padding_nonzero += th(i, j) != 0.0f || pl(i, j) != 0.0f || mi(i, j) != 0.0f;
+            }
           }
-        th(0, 1) = -0.0f;  // signed zeros must come out the same too
-        Kokkos::deep_copy(form[0], th);
-        Kokkos::deep_copy(form[1], v);
+        std::printf(
+            "fused pass, %s, %s, threshold %g: %lld of %d values differ between the two forms; "
+            "%lld entries in the mask, %lld perturbed\n",
+            one_direction ? "one direction" : "two directions + momentum",
+            std::string(choice_name(dist)).c_str(), threshold, static_cast<long long>(differ),
+            4 * rows * cols, static_cast<long long>(in_mask), static_cast<long long>(perturbed));
+        EXPECT_EQ(differ, 0);
+        EXPECT_EQ(perturbed, in_mask);
+        EXPECT_GT(in_mask, 0);
+        EXPECT_EQ(padding_nonzero, 0);
+        EXPECT_EQ(off_size, 0);
       }
-      Kokkos::View<std::uint64_t*, MemSpace> seeds("seeds", 2);
-      Kokkos::View<double*, MemSpace> coeffs("coeffs", 2);
-      auto hs = Kokkos::create_mirror_view(seeds);
-      auto hc = Kokkos::create_mirror_view(coeffs);
-      hs(0) = 11, hs(1) = 0xABCDEF0123ull, hc(0) = 0.75, hc(1) = -1.25;
-      Kokkos::deep_copy(seeds, hs);
-      Kokkos::deep_copy(coeffs, hc);
-      for (int form = 0; form < 2; ++form) {
-        FusedPass p;
-        p.theta = state[form][0], p.velocity = state[form][1];
-        p.plus = state[form][2], p.minus = state[form][3];
-        p.seeds = seeds, p.coeffs = coeffs, p.directions = 2, p.perturb = true;
-        p.seed = 12345, p.stream = 5;
-        p.row_offset = 3, p.col_offset = 1, p.global_cols = cols + 2;  // unaligned row starts
-        p.valid_rows = valid_rows, p.valid_cols = valid_cols;
-        p.lr = 1e-2, p.lambda = 0.1, p.mu = 0.9, p.eps = 1e-3f, p.threshold = threshold;
-        p.distribution = dist;
-        if (form == 0)
-          run_fused_pass_rows(p);
-        else
-          run_fused_pass_quads(p);
-        Kokkos::fence();
-      }
-      std::int64_t differ = 0;
-      for (int k = 0; k < 4; ++k) {
-        auto a = Kokkos::create_mirror_view_and_copy(HostSpace(), state[0][k]);
-        auto b = Kokkos::create_mirror_view_and_copy(HostSpace(), state[1][k]);
-        for (int i = 0; i < rows; ++i)
-          for (int j = 0; j < cols; ++j) differ += bits(a(i, j)) != bits(b(i, j));
-      }
-      // Not vacuous: exactly the valid entries inside the mask (on the updated theta) are
-      // perturbed, and padding stays zero in every output.
-      auto th = Kokkos::create_mirror_view_and_copy(HostSpace(), state[0][0]);
-      auto pl = Kokkos::create_mirror_view_and_copy(HostSpace(), state[0][2]);
-      auto mi = Kokkos::create_mirror_view_and_copy(HostSpace(), state[0][3]);
-      std::int64_t in_mask = 0, perturbed = 0, padding_nonzero = 0, off_size = 0;
-      for (int i = 0; i < rows; ++i)
-        for (int j = 0; j < cols; ++j) {
-          if (i < valid_rows && j < valid_cols) {
-            in_mask += std::fabs(th(i, j)) <= threshold;
-            perturbed += pl(i, j) != mi(i, j);
-            // +-1 directions move every perturbed entry by eps exactly, up to float rounding
-            // of theta +- eps (|theta| < 4 here: ulp <= 4.8e-7, two roundings).
-            if (dist == Perturbation::Rademacher && pl(i, j) != mi(i, j))
-              off_size += std::fabs(std::fabs(pl(i, j) - mi(i, j)) - 2e-3) > 1e-6;
-          } else {
-            padding_nonzero += th(i, j) != 0.0f || pl(i, j) != 0.0f || mi(i, j) != 0.0f;
-          }
-        }
-      std::printf(
-          "fused pass, %s, threshold %g: %lld of %d values differ between the two forms; "
-          "%lld entries in the mask, %lld perturbed\n",
-          std::string(choice_name(dist)).c_str(), threshold, static_cast<long long>(differ),
-          4 * rows * cols, static_cast<long long>(in_mask), static_cast<long long>(perturbed));
-      EXPECT_EQ(differ, 0);
-      EXPECT_EQ(perturbed, in_mask);
-      EXPECT_GT(in_mask, 0);
-      EXPECT_EQ(padding_nonzero, 0);
-      EXPECT_EQ(off_size, 0);
-    }
 }
 
 }  // namespace
