@@ -171,7 +171,9 @@ def fit(runs, warmup: int = 1) -> dict:
          "inter": {"alpha_us": alpha * 1e6, "bw_gbs": 1.0 / beta / 1e9 if beta > 0 else 1e6},
          "step_overhead_us": 0.0,
          # alpha and beta mean little when no fitted run moved more than the loss scalars
-         "model_parallel_runs": model_parallel}
+         "model_parallel_runs": model_parallel,
+         # the RNG constants hold for this distribution of the directions only
+         "perturbation": dists[0] if dists else "gaussian"}
     rest = []
     for r in runs:
         p = predict(r.problem, r.mesh, m)

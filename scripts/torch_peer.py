@@ -127,7 +127,7 @@ class OptPeer:
             if perturbation == "rademacher":  # z = 2b - 1, b uniform on {0, 1}
                 # randint: PyTorch 1.13's bernoulli_ is 3x slower on one core (550 vs 170 ms
                 # for 38.6M entries) and would make the peer look worse than it is.
-                b = torch.randint(0, 2, t.shape, dtype=t.dtype)
+                b = torch.randint(0, 2, t.shape, dtype=t.dtype, device=t.device)
                 t.add_(b.mul_(2 * scale).sub_(scale))
             else:
                 z = torch.normal(mean=0.0, std=1.0, size=t.shape, dtype=t.dtype, device=t.device)

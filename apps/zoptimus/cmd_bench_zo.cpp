@@ -95,9 +95,10 @@ int bench_zo(const RunSetup& setup, int reps) {
   opt.flush();
 
   const double per = 1.0 / reps, step_ms = median(step) * 1e3;
-  log::info("bench_zo mesh=\"{}\" method={} n_perturb={} reps={} (medians over reps)",
-            setup.mesh->shape().describe(), choice_name(cfg.optim.method), cfg.optim.n_perturb,
-            reps);
+  log::info(
+      "bench_zo mesh=\"{}\" method={} perturbation={} n_perturb={} reps={} (medians over reps)",
+      setup.mesh->shape().describe(), choice_name(cfg.optim.method),
+      choice_name(cfg.optim.perturbation), cfg.optim.n_perturb, reps);
   log::info("forward_ms={:.3f}", median(forward2) * 0.5e3);
   log::info("dual_stream_forward_ms={:.3f}", median(dual) * 1e3);
   log::info("step_ms={:.3f}", step_ms);

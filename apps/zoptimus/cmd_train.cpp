@@ -65,9 +65,10 @@ int run_train(const DeckArgs& args) {
   log::info("data: {}", session.batches().describe());
   log::info(
       "model: {} parameters, {:.2f} MiB on this rank; optimizer {} (lr {}, eps {}, "
-      "n_perturb {})",
+      "n_perturb {}, {} directions)",
       session.model().params().global_count(), session.model().params().local_bytes() / 1048576.0,
-      choice_name(cfg.optim.method), cfg.optim.lr, cfg.optim.eps, cfg.optim.n_perturb);
+      choice_name(cfg.optim.method), cfg.optim.lr, cfg.optim.eps, cfg.optim.n_perturb,
+      choice_name(cfg.optim.perturbation));
   Trainer trainer(cfg, session);
   const CheckpointSeries series(cfg.io.out_dir, cfg.io.keep);
   std::int64_t first_step = 0;

@@ -3,8 +3,9 @@
 //   gaussian   - N(0, 1) (MeZO): Philox4x32-10 + Box-Muller, four normals per Philox call
 //                (philox_normal.hpp, philox_normal_batch.hpp);
 //   rademacher - +-1 with probability 1/2 each (SPSA's symmetric Bernoulli directions): one
-//                bit per entry, so one Philox call serves 128 entries and the direction costs
-//                almost nothing to generate.
+//                bit per entry and no Box-Muller. The host batch form makes one Philox call
+//                per 128 entries; the per-quad form (devices) still makes one per quad and
+//                saves only the Box-Muller arithmetic.
 // Both have E[z] = 0 and E[z z^T] = I, so eps and lr mean the same under either.
 //
 // Rademacher bit layout: entry i is bit i mod 128 of the 128-bit Philox output for counter

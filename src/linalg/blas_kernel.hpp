@@ -9,8 +9,8 @@
 
 namespace zoptimus {
 
-// The name of the kernel set the host BLAS uses ("Cooperlake", "Haswell", ...), or the
-// vendor string where the library does not say.
+// The name of the kernel set the host BLAS uses ("Cooperlake", "Haswell", ...), or "unknown"
+// where the library does not say (the run log's `blas` attribute names the library).
 std::string blas_kernel_name();
 
 }  // namespace zoptimus

@@ -68,6 +68,10 @@ void AndersonMixer::masks_changed() {
   ++stats_.restart_masks;
 }
 
+void AndersonMixer::distribution_changed() {
+  if (!dirs_.empty()) restart();
+}
+
 std::vector<double> AndersonMixer::gram(const std::vector<int>& dirs,
                                         const std::vector<float>& thresholds) {
   const int K = static_cast<int>(dirs.size());

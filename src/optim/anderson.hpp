@@ -55,6 +55,9 @@ class AndersonMixer {
   // Sparse-MeZO recomputed its thresholds: the history's directions, regenerated under the
   // new masks, are no longer the steps that were taken, so the history restarts.
   void masks_changed();
+  // A restart switched optim.perturbation: the history's seeds would regenerate other
+  // directions than the steps took, so the history restarts (as for new masks).
+  void distribution_changed();
 
  private:
   struct Direction {

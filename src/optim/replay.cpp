@@ -30,8 +30,8 @@ void replay_trajectory(const Config& config, const Mesh& mesh, ParameterStore& p
   std::vector<float> thresholds = start.thresholds;
   if (o.method == ZoMethod::SparseMezo && thresholds.empty())
     thresholds = sparse_thresholds(params, o.sparsity, comm);
-  ZoWeights weights(params, o.eps, o.weight_decay, o.momentum, std::move(thresholds));
-  weights.set_distribution(o.perturbation);
+  ZoWeights weights(params, o.eps, o.weight_decay, o.momentum, std::move(thresholds),
+                    o.perturbation);
   if (start.momentum && weights.velocity())
     for (const auto& t : params.tensors())
       Kokkos::deep_copy(weights.velocity()->data(t.id), start.momentum->data(t.id));

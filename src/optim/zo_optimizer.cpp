@@ -14,9 +14,8 @@ ZoOptimizer::ZoOptimizer(const OptimConfig& optim, const RunConfig& run, Paramet
                          int layers, Collectives& comm, OffloadPipeline* offload)
     : optim_(optim), run_(run), params_(params), layers_(layers), comm_(comm), offload_(offload) {
   const OptimConfig& o = optim_;
-  weights_ =
-      std::make_unique<ZoWeights>(params_, o.eps, o.weight_decay, o.momentum, std::vector<float>{});
-  weights_->set_distribution(o.perturbation);
+  weights_ = std::make_unique<ZoWeights>(params_, o.eps, o.weight_decay, o.momentum,
+                                         std::vector<float>{}, o.perturbation);
   if (offload_) offloaded_ = std::make_unique<OffloadedWeights>(*weights_, *offload_, params_);
   thresholds_ready_ = o.method != ZoMethod::SparseMezo;
   if (o.anderson.m > 0 || o.anderson.beta != 1.0)
@@ -138,6 +137,7 @@ StateDict ZoOptimizer::state(std::int64_t completed_steps) {
   StateDict st;
   st.step = completed_steps;
   st.text["method"] = std::string(choice_name(optim_.method));
+  st.text["perturbation"] = std::string(choice_name(optim_.perturbation));
   if (optim_.method == ZoMethod::SparseMezo) {
     const auto& h = weights_->thresholds();
     st.reals["sparse_thresholds"] = std::vector<double>(h.begin(), h.end());
@@ -159,7 +159,13 @@ NamedStoresIn ZoOptimizer::extra_stores_in() {
 }
 
 void ZoOptimizer::restore(const StateDict& st) {
-  if (anderson_) anderson_->load(st.reals, st.integers);
+  if (anderson_) {
+    anderson_->load(st.reals, st.integers);
+    // Checkpoints from before optim.perturbation existed were Gaussian.
+    const auto dist = st.text.find("perturbation");
+    const std::string saved = dist != st.text.end() ? dist->second : "gaussian";
+    if (saved != choice_name(optim_.perturbation)) anderson_->distribution_changed();
+  }
   auto it = st.reals.find("sparse_thresholds");
   if (optim_.method == ZoMethod::SparseMezo && it != st.reals.end()) {
     if (it->second.size() != params_.size())

@@ -10,11 +10,12 @@
 namespace zoptimus {
 
 ZoWeights::ZoWeights(ParameterStore& params, double eps, double weight_decay, double momentum,
-                     std::vector<float> thresholds)
+                     std::vector<float> thresholds, Perturbation dist)
     : params_(params),
       eps_(eps),
       weight_decay_(weight_decay),
       momentum_(momentum),
+      distribution_(dist),
       thresholds_(std::move(thresholds)) {
   const std::size_t n = params.size();
   if (thresholds_.empty()) thresholds_.assign(n, std::numeric_limits<float>::infinity());

@@ -34,8 +34,9 @@ class ZoWeights : public WeightSource {
  public:
   // thresholds: per tensor id (Sparse-MeZO), or empty for dense. momentum > 0 allocates one
   // parameter-sized buffer (ZO-SGD with momentum); 0 keeps inference-level memory.
+  // dist: the distribution of every direction (optim.perturbation).
   ZoWeights(ParameterStore& params, double eps, double weight_decay, double momentum,
-            std::vector<float> thresholds);
+            std::vector<float> thresholds, Perturbation dist);
 
   int streams() const override { return 2; }
   BlockPair blocks(int id) override;
@@ -43,8 +44,6 @@ class ZoWeights : public WeightSource {
   void begin_pass() override;
   bool updates(int id) const override { return changes(id); }
 
-  // Distribution of every direction (default Gaussian); set before the first pass.
-  void set_distribution(Perturbation dist) { distribution_ = dist; }
   // Perturbation for the next forward pass: seed and which tensors move (LeZO).
   void set_perturbation(std::uint64_t seed, std::vector<char> active);
   // The update of the step just measured; applied lazily during the next pass, or by flush().
@@ -79,7 +78,7 @@ class ZoWeights : public WeightSource {
 
   ParameterStore& params_;
   double eps_, weight_decay_, momentum_;
-  Perturbation distribution_ = Perturbation::Gaussian;
+  Perturbation distribution_;
   std::vector<float> thresholds_;
   ParameterStore velocity_{
       WorkspacePurpose::ZoScratch};  // momentum buffer (same tensor table), empty without momentum

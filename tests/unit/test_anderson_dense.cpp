@@ -13,7 +13,7 @@
 #include <deque>
 #include <string>
 
-#include "kernels/philox_normal.hpp"
+#include "kernels/perturbation.hpp"
 #include "optim/step_seeds.hpp"
 #include "support/reference_opt.hpp"
 #include "support/zo_test_support.hpp"
@@ -26,6 +26,7 @@ struct Case {
   int m, n_perturb;
   double beta, max_gamma_norm;
   bool safeguard_restarts;  // the case is chosen so that ||gamma|| > max_gamma_norm happens
+  Perturbation dist = Perturbation::Gaussian;
 };
 
 Config case_config(const Case& k) {
@@ -34,6 +35,7 @@ Config case_config(const Case& k) {
   c.optim.weight_decay = 0;
   c.optim.eps = 1e-2;  // g = (l+ - l-) / 2 eps: a larger eps keeps forward rounding out of g
   c.optim.n_perturb = k.n_perturb;
+  c.optim.perturbation = k.dist;
   c.optim.anderson.m = k.m;
   c.optim.anderson.beta = k.beta;
   c.optim.anderson.max_gamma_norm = k.max_gamma_norm;
@@ -77,15 +79,15 @@ double reference_loss(const Config& c, const Layout& lay, const std::vector<doub
 }
 
 // z of one seed over every entry, zero on tensors outside `layers` (LeZO; empty: all).
-std::vector<double> direction(const Layout& lay, std::uint64_t seed,
-                              const std::vector<int>& layers) {
+std::vector<double> direction(const Layout& lay, std::uint64_t seed, const std::vector<int>& layers,
+                              Perturbation dist) {
   std::vector<double> z(lay.size(), 0.0);
   for (const auto& t : lay.tensors) {
     const bool on = layers.empty() || t.layer < 0 ||
                     std::find(layers.begin(), layers.end(), t.layer) != layers.end();
     if (!on) continue;
     for (std::int64_t e = 0; e < t.rows * t.cols; ++e)
-      z[lay.offset[t.id] + e] = philox_normal(seed, t.id, e);
+      z[lay.offset[t.id] + e] = direction(dist, seed, t.id, static_cast<std::uint64_t>(e));
   }
   return z;
 }
@@ -156,7 +158,7 @@ DenseRun dense_anderson(const Config& c, const Layout& lay, std::vector<double> 
     double loss = 0;
     for (int p = 0; p < n; ++p) {
       const auto seed = perturbation_seed(static_cast<std::uint64_t>(c.run.seed), k, p);
-      const std::vector<double> z = direction(lay, seed, layers[k]);
+      const std::vector<double> z = direction(lay, seed, layers[k], c.optim.perturbation);
       std::vector<double> xp(N), xm(N);
       for (std::size_t e = 0; e < N; ++e) {
         // The engine perturbs in float: theta + eps z rounded once.
@@ -316,6 +318,12 @@ TEST(AndersonDense, MezoWithGammaNormRestarts) {
   // ||gamma|| of ZO residual windows is O(1); a bound below that restarts often.
   for (int m : {1, 2, 5})
     check_case({"mezo m=" + std::to_string(m) + " max|gamma|=0.9", "mezo", m, 1, 1.0, 0.9, true});
+}
+
+// The Gram of +-1 directions (z.z = the entry count) through the mixer, against the dense
+// reference drawing the same signs.
+TEST(AndersonDense, RademacherDirections) {
+  check_case({"mezo m=2 rademacher", "mezo", 2, 1, 1.0, 1e3, false, Perturbation::Rademacher});
 }
 
 TEST(AndersonDense, TwoPerturbationsBetaAndLezo) {

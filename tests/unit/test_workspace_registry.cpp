@@ -107,7 +107,7 @@ TEST(WorkspaceRegistry, ModelBuffersAreRegisteredWithTheirSizes) {
     EXPECT_EQ(model.activation_bytes(), shared + stream + chunk);
 
     // With momentum, the velocity is ZO scratch of the parameters' size.
-    ZoWeights weights(model.params(), 1e-3, 0.0, 0.9, std::vector<float>{});
+    ZoWeights weights(model.params(), 1e-3, 0.0, 0.9, std::vector<float>{}, Perturbation::Gaussian);
     EXPECT_EQ(reg().current(P::ZoScratch) - zo0, params);
   }
   EXPECT_EQ(reg().current(P::Parameters), par0);

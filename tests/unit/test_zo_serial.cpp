@@ -83,7 +83,7 @@ TEST(Zo, EstimatorConvergesToTheGradient) {
   }
   const int d = static_cast<int>(fd.size());
   const int samples = 8000;  // expected cosine ~ 1/sqrt(1 + (d+1)/N) ~ 0.95 for d ~ 830
-  ZoWeights zo(p, c.optim.eps, 0.0, 0.0, {});
+  ZoWeights zo(p, c.optim.eps, 0.0, 0.0, {}, Perturbation::Gaussian);
   std::vector<double> est(d, 0.0);
   for (int s = 0; s < samples; ++s) {
     const std::uint64_t seed = 1000 + s;
@@ -287,6 +287,38 @@ TEST(Zo, AndersonRestartContinuesBitForBit) {
       resumed.push_back(zo_train_step(opt, s, t).loss_plus[0]);
   }
   EXPECT_EQ(full, resumed);
+}
+
+// A restart that switches optim.perturbation restarts Anderson's history (its seeds would
+// regenerate other directions); one that keeps it mixes on from the saved window.
+TEST(Zo, AndersonHistoryRestartsWhenTheDistributionChanges) {
+  Config c = base_config("mezo");
+  c.optim.weight_decay = 0;
+  c.optim.anderson.m = 3;
+  const int half = 3;  // mid-window: the history is not empty when saved
+  Mesh mesh(MPI_COMM_SELF, MeshShape{});
+  const std::string path = ::testing::TempDir() + "zoptimus_anderson_dist.h5";
+  std::remove(path.c_str());
+  {
+    ModelSession s(c, mesh);
+    ZoOptimizer opt = make_zo_optimizer(c, s);
+    for (int t = 0; t < half; ++t) zo_train_step(opt, s, t);
+    ASSERT_FALSE(opt.anderson()->gamma().empty()) << "the window must be mixing when saved";
+    opt.flush();
+    write_checkpoint(path, s.model().params(), mesh, c, opt.state(half));
+  }
+  for (const Perturbation dist : {Perturbation::Gaussian, Perturbation::Rademacher}) {
+    Config r = c;
+    r.optim.perturbation = dist;
+    ModelSession s(r, mesh);
+    ZoOptimizer opt = make_zo_optimizer(r, s);
+    opt.restore(read_checkpoint(path, s.model().params(), mesh, r));
+    zo_train_step(opt, s, half);
+    const bool mixed = !opt.anderson()->gamma().empty();  // gamma: set only by a mixed step
+    std::printf("restart as %s: first step %s\n", std::string(choice_name(dist)).c_str(),
+                mixed ? "mixes with the saved window" : "is a plain step (history restarted)");
+    EXPECT_EQ(mixed, dist == Perturbation::Gaussian);
+  }
 }
 
 // Anderson with m = 0 is MeZO, bit for bit.
