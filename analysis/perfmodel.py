@@ -85,7 +85,12 @@ def _spans_nodes(p: int, stride: int, per_node: int) -> bool:
 
 
 def predict(pb: Problem, mesh: Mesh, machine: dict, summa: str = "auto") -> dict:
-    """Step time (s) and its parts for `pb` on `mesh` on `machine` (a machine file or a fit)."""
+    """Step time (s) and its parts for `pb` on `mesh` on `machine` (a machine file or a fit).
+    A fit holds for the distribution of directions it was fitted on (machine files do not say)."""
+    fitted_on = machine.get("perturbation")
+    if fitted_on is not None and fitted_on != pb.perturbation:
+        raise ValueError(f"the model was fitted on optim.perturbation = {fitted_on} runs; its RNG "
+                         f"cost does not hold for {pb.perturbation}")
     f = features(pb, mesh, summa)
     compute = (f.flops / (machine["gemm_gflops"] * 1e9) + f.act_bytes / (machine["mem_bw_gbs"] * 1e9)
                + f.kernels * machine.get("kernel_launch_us", 0.0) * 1e-6)

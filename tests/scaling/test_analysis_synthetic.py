@@ -136,7 +136,11 @@ def test_model_fit_refuses_mixed_perturbations(tmp_path):
     assert sorted(r.problem.perturbation for r in runs) == ["gaussian", "gaussian", "rademacher"]
     with pytest.raises(ValueError, match="mix optim.perturbation"):
         perfmodel.fit(runs)
-    perfmodel.fit([r for r in runs if r.problem.perturbation == "gaussian"])
+    fitted = perfmodel.fit([r for r in runs if r.problem.perturbation == "gaussian"])
+    assert fitted["perturbation"] == "gaussian"
+    rad = next(r for r in runs if r.problem.perturbation == "rademacher")
+    with pytest.raises(ValueError, match="fitted on optim.perturbation = gaussian"):
+        perfmodel.predict(rad.problem, rad.mesh, fitted)
 
 
 def test_extrap_export_parsed_back_and_extrap_finds_growth(tmp_path):
