@@ -4,9 +4,12 @@
 # so that `ctest -j` schedules by cores.
 find_package(GTest REQUIRED)
 
+# GoogleTest on every rank with one agreed exit code; used by this main and the GPU tests' main.
+add_library(zoptimus_test_run STATIC ${CMAKE_CURRENT_LIST_DIR}/../tests/support/gtest_mpi_run.cpp)
+target_link_libraries(zoptimus_test_run PUBLIC MPI::MPI_CXX GTest::gtest)
+target_include_directories(zoptimus_test_run PUBLIC ${CMAKE_CURRENT_LIST_DIR}/../tests)
 add_library(zoptimus_test_main STATIC ${CMAKE_CURRENT_LIST_DIR}/../tests/support/gtest_mpi_main.cpp)
-target_link_libraries(zoptimus_test_main PUBLIC zoptimus::zoptimus GTest::gtest)
-target_include_directories(zoptimus_test_main PUBLIC ${CMAKE_CURRENT_LIST_DIR}/../tests)
+target_link_libraries(zoptimus_test_main PUBLIC zoptimus::zoptimus zoptimus_test_run)
 
 function(zoptimus_add_test name)
   cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;RANKS;LABELS" ${ARGN})

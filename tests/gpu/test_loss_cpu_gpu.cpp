@@ -17,7 +17,7 @@
 #include "gpu/gpu_test_support.hpp"
 #include "io/synthetic_data.hpp"
 #include "model/transformer.hpp"
-#include "support/reference_opt.hpp"
+#include "support/reference_model.hpp"
 
 namespace zoptimus {
 namespace {
@@ -31,14 +31,7 @@ void check_tiny_deck(CommBackend backend) {
   const ModelConfig& m = config.model;
   const MeshShape shape = resolve_mesh_shape(config.parallel, world);
   validate_partition(m, config.data.batch, shape);
-  const reference::Dims rd{m.vocab,
-                           m.hidden,
-                           m.heads,
-                           m.layers,
-                           m.ffn,
-                           m.max_positions,
-                           m.activation == Activation::Gelu,
-                           m.layernorm_eps};
+  const reference::Dims rd = test_support::reference_dims(m);
   const reference::Params ref_params = reference::make_params(rd, 99);
 
   Mesh mesh(MPI_COMM_WORLD, shape);
@@ -46,8 +39,7 @@ void check_tiny_deck(CommBackend backend) {
   Collectives comm(mesh, stats, backend);
   DataConfig data = config.data;
   Transformer model(ModelDims::from_config(m), mesh, comm, data.batch, data.seq_len);
-  for (const auto& t : model.params().tensors())
-    model.params().set_block_from_global(t.id, ref_params.tensors.at(t.name).data());
+  test_support::load_reference_params(model, ref_params);
   StoredWeights weights(model.params());
 
   DataConfig global = data;

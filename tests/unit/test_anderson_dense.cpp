@@ -15,7 +15,7 @@
 
 #include "kernels/perturbation.hpp"
 #include "optim/step_seeds.hpp"
-#include "support/reference_opt.hpp"
+#include "support/reference_model.hpp"
 #include "support/zo_test_support.hpp"
 
 namespace zoptimus {
@@ -71,10 +71,8 @@ double reference_loss(const Config& c, const Layout& lay, const std::vector<doub
   for (const auto& t : lay.tensors)
     p.tensors[t.name] =
         std::vector<float>(x.begin() + lay.offset[t.id], x.begin() + lay.offset[t.id + 1]);
-  const reference::Dims d{c.model.vocab,  c.model.hidden,       c.model.heads,
-                          c.model.layers, c.model.ffn,          c.model.max_positions,
-                          false,          c.model.layernorm_eps};
-  const auto l = reference::lm_loss(d, p, b.tokens, b.batch, b.seq, -1);
+  const auto l =
+      reference::lm_loss(test_support::reference_dims(c.model), p, b.tokens, b.batch, b.seq, -1);
   return l.first / l.second;
 }
 

@@ -11,7 +11,7 @@
 #include "io/synthetic_data.hpp"
 #include "linalg/summa.hpp"
 #include "model/transformer.hpp"
-#include "support/reference_opt.hpp"
+#include "support/reference_model.hpp"
 
 namespace zoptimus {
 namespace {
@@ -27,22 +27,6 @@ ModelConfig small_model(bool gelu) {
   m.max_positions = 16;
   m.activation = gelu ? Activation::Gelu : Activation::Relu;
   return m;
-}
-
-reference::Dims ref_dims(const ModelConfig& m) {
-  return {m.vocab,
-          m.hidden,
-          m.heads,
-          m.layers,
-          m.ffn,
-          m.max_positions,
-          m.activation == Activation::Gelu,
-          m.layernorm_eps};
-}
-
-void load_reference_params(Transformer& model, const reference::Params& p) {
-  for (const auto& t : model.params().tensors())
-    model.params().set_block_from_global(t.id, p.tensors.at(t.name).data());
 }
 
 struct MeshCase {
@@ -67,7 +51,7 @@ void check_mesh(const MeshCase& mc, bool gelu, SummaChoice summa, int chunk = 25
   {
     ModelConfig mcfg = small_model(gelu);
     mcfg.logits_chunk_tokens = chunk;
-    const reference::Dims rd = ref_dims(mcfg);
+    const reference::Dims rd = test_support::reference_dims(mcfg);
     const reference::Params ref_params = reference::make_params(rd, 99);
     DataConfig data;
     data.batch = mc.global_batch / mc.shape.dp;
@@ -79,7 +63,7 @@ void check_mesh(const MeshCase& mc, bool gelu, SummaChoice summa, int chunk = 25
     CommStats stats;
     Collectives comm(mesh, stats);
     Transformer model(ModelDims::from_config(mcfg), mesh, comm, data.batch, data.seq_len, summa);
-    load_reference_params(model, ref_params);
+    test_support::load_reference_params(model, ref_params);
     StoredWeights weights(model.params());
     Batch batch = synthetic_batch(data, mcfg.vocab, mesh.replica(), mc.shape.dp, 0);
     LossSums loss = model.lm_loss(batch, weights);  // forward + the chunked head and loss

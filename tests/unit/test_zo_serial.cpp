@@ -104,6 +104,16 @@ TEST(Zo, EstimatorConvergesToTheGradient) {
   EXPECT_GT(cosine, 0.9);
 }
 
+// Every tensor's local block, copied to the host.
+std::vector<std::vector<float>> snapshot(const ParameterStore& p) {
+  std::vector<std::vector<float>> out;
+  for (const auto& t : p.tensors()) {
+    auto h = Kokkos::create_mirror_view_and_copy(HostSpace(), p.data(t.id));
+    out.emplace_back(h.data(), h.data() + h.size());
+  }
+  return out;
+}
+
 // optim.perturbation = "rademacher": one step moves every entry by exactly lr g (z = +-1),
 // with the sign of the independently generated direction (test_philox_sign ties it to
 // Random123).
@@ -115,11 +125,7 @@ TEST(Zo, RademacherStepMovesEveryEntryByLrTimesG) {
   ModelSession session(c, mesh);
   ZoOptimizer opt = make_zo_optimizer(c, session);
   const ParameterStore& p = session.model().params();
-  std::vector<std::vector<float>> before;
-  for (const auto& t : p.tensors()) {
-    auto h = Kokkos::create_mirror_view_and_copy(HostSpace(), p.data(t.id));
-    before.emplace_back(h.data(), h.data() + h.size());
-  }
+  const auto before = snapshot(p);
   const StepRecord r = zo_train_step(opt, session, 0);
   opt.flush();
   const double step = r.lr * r.projected_grad[0];
@@ -157,17 +163,6 @@ TEST(Zo, RademacherGramCountsTheEntries) {
   EXPECT_EQ(g[1], g[2]);
   EXPECT_LT(std::fabs(g[1]), 6 * std::sqrt(n));
   EXPECT_NE(g[1], 0.0);  // not the same direction twice
-}
-
-// Thresholds put (1 - sparsity) of each tensor's entries in the mask, identically on every
-// mesh (tensors with tied values — LayerNorm ones, zero biases — are all in or all out).
-std::vector<std::vector<float>> snapshot(const ParameterStore& p) {
-  std::vector<std::vector<float>> out;
-  for (const auto& t : p.tensors()) {
-    auto h = Kokkos::create_mirror_view_and_copy(HostSpace(), p.data(t.id));
-    out.emplace_back(h.data(), h.data() + h.size());
-  }
-  return out;
 }
 
 // One Sparse-MeZO step changes exactly the entries inside the mask; one LeZO step changes
